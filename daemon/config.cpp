@@ -1,0 +1,197 @@
+#include "config.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "money.h"
+#include "segment.h"
+
+namespace ab {
+
+DaemonConfig builtin_default_config() {
+  DaemonConfig c;
+  PolicyConfig p;
+  p.name = "default";
+  p.soft_permille = {500, 800};
+  c.policies.push_back(p);
+  return c;
+}
+
+namespace {
+
+struct Reporter {
+  std::string file;
+  std::vector<std::string>* errors;
+  void at(const toml::node* n, const std::string& key, const std::string& what) {
+    std::ostringstream o;
+    o << file;
+    if (n) o << ":" << n->source().begin.line;
+    o << ": " << key << ": " << what;
+    errors->push_back(o.str());
+  }
+};
+
+// Money as a decimal string ("2.50") or a number (2.5); exact either way
+// because numbers are re-read from their shortest decimal form.
+bool read_usd(const toml::node& n, Nanos* out) {
+  if (auto s = n.value<std::string>()) {
+    auto v = parse_usd(*s);
+    if (!v) return false;
+    *out = *v;
+    return true;
+  }
+  if (n.is_integer()) {
+    int64_t i = *n.value<int64_t>();
+    if (i < 0 || i > INT64_MAX / kNanosPerUsd) return false;
+    *out = i * kNanosPerUsd;
+    return true;
+  }
+  if (n.is_floating_point()) {
+    std::ostringstream o;
+    o.precision(15);
+    o << *n.value<double>();
+    auto v = parse_usd(o.str(), true);
+    if (!v) return false;
+    *out = *v;
+    return true;
+  }
+  return false;
+}
+
+void read_policy(const toml::table& t, Reporter& r, PolicyConfig* p, const std::string& where) {
+  for (auto&& [k, v] : t) {
+    std::string key = where + "." + std::string(k.str());
+    if (k == "name") {
+      auto s = v.value<std::string>();
+      if (!s || s->empty() || s->size() > 63) r.at(&v, key, "must be a string of 1-63 characters");
+      else p->name = *s;
+    } else if (k == "hard") {
+      if (!read_usd(v, &p->hard)) r.at(&v, key, "must be a non-negative USD amount such as \"2.50\"");
+    } else if (k == "soft") {
+      auto* arr = v.as_array();
+      if (!arr || arr->size() > size_t(kMaxSoftThresholds)) {
+        r.at(&v, key, "must be an array of at most 4 fractions of the hard limit, e.g. [0.5, 0.8]");
+        continue;
+      }
+      p->soft_permille.clear();
+      for (auto& e : *arr) {
+        auto d = e.value<double>();
+        if (!d || !(*d > 0) || *d > 1.0) r.at(&e, key, "each fraction must be in (0, 1]");
+        else p->soft_permille.push_back(uint32_t(*d * 1000 + 0.5));
+      }
+    } else if (k == "unknown_model") {
+      auto s = v.value<std::string>();
+      if (s && *s == "deny") p->unknown_model = UnknownModel::kDeny;
+      else if (s && *s == "fallback") p->unknown_model = UnknownModel::kFallback;
+      else r.at(&v, key, "must be \"deny\" or \"fallback\"");
+    } else if (k == "fallback_input_per_mtok" || k == "fallback_output_per_mtok") {
+      Nanos per_m = 0;
+      if (!read_usd(v, &per_m)) r.at(&v, key, "must be a USD price per 1M tokens such as \"15.00\"");
+      // USD per 1M tokens in nanos equals femto-USD per token.
+      else (k == "fallback_input_per_mtok" ? p->fallback_input : p->fallback_output) = per_m;
+    } else if (k == "match") {
+      auto* mt = v.as_table();
+      if (!mt || mt->size() > size_t(kMaxPolicyMatches)) {
+        r.at(&v, key, "must be a table of at most 4 label = \"value\" pairs");
+        continue;
+      }
+      for (auto&& [mk, mv] : *mt) {
+        auto s = mv.value<std::string>();
+        if (!s || s->empty() || s->size() > 63 || mk.str().size() > 31)
+          r.at(&mv, key + "." + std::string(mk.str()), "must be a label value string (\"*\" for any)");
+        else p->matches.emplace_back(std::string(mk.str()), *s);
+      }
+    } else {
+      r.at(&v, key, "unknown key");
+    }
+  }
+  if (p->name.empty()) r.at(&t, where, "a policy needs a name");
+}
+
+}  // namespace
+
+bool parse_config(const std::string& text, const std::string& file, DaemonConfig* out,
+                  std::vector<std::string>* errors) {
+  errors->clear();
+  Reporter r{file, errors};
+  toml::table root;
+  try {
+    root = toml::parse(text, file);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream o;
+    o << file << ":" << e.source().begin.line << ": syntax: " << e.description();
+    errors->push_back(o.str());
+    return false;
+  }
+  DaemonConfig c = builtin_default_config();
+  c.source = file;
+  bool policies_given = false;
+  for (auto&& [k, v] : root) {
+    std::string key(k.str());
+    if (k == "ledger") {
+      auto s = v.value<std::string>();
+      if (!s || !valid_ledger_name(*s)) r.at(&v, key, "must be 1-200 of [A-Za-z0-9_.-]");
+      else c.ledger = *s;
+    } else if (k == "run_capacity") {
+      auto i = v.value<int64_t>();
+      if (!i || *i < 16 || *i > int64_t(kMaxRunCapacity) || (*i & (*i - 1)) != 0)
+        r.at(&v, key, "must be a power of two between 16 and 16777216");
+      else c.run_capacity = uint32_t(*i);
+    } else if (k == "group") {
+      auto s = v.value<std::string>();
+      if (!s) r.at(&v, key, "must be a group name");
+      else { c.group = *s; c.group_required = !s->empty(); }
+    } else if (k == "price_table") {
+      auto s = v.value<std::string>();
+      if (!s || s->empty()) r.at(&v, key, "must be a path to a LiteLLM price JSON file");
+      else c.price_table = *s;
+    } else if (k == "tick_ms") {
+      auto i = v.value<int64_t>();
+      if (!i || *i < 1 || *i > 10000) r.at(&v, key, "must be 1-10000");
+      else c.tick_ms = uint32_t(*i);
+    } else if (k == "policy") {
+      auto* arr = v.as_array();
+      if (!arr || arr->empty() || arr->size() > size_t(kMaxPolicies)) {
+        r.at(&v, key, "must be an array of 1-64 [[policy]] tables");
+        continue;
+      }
+      policies_given = true;
+      c.policies.clear();
+      std::set<std::string> names;
+      for (size_t i = 0; i < arr->size(); ++i) {
+        auto* t = (*arr)[i].as_table();
+        std::string where = "policy[" + std::to_string(i) + "]";
+        if (!t) { r.at(&(*arr)[i], where, "must be a table"); continue; }
+        PolicyConfig p;
+        read_policy(*t, r, &p, where);
+        if (!p.name.empty() && !names.insert(p.name).second) r.at(t, where + ".name", "duplicate policy name");
+        c.policies.push_back(std::move(p));
+      }
+    } else {
+      r.at(&v, key, "unknown key");
+    }
+  }
+  if (policies_given) {
+    // The policy named "default" (else the first) is the fallback policy 0.
+    for (size_t i = 1; i < c.policies.size(); ++i)
+      if (c.policies[i].name == "default") std::swap(c.policies[0], c.policies[i]);
+  }
+  if (!errors->empty()) return false;
+  *out = std::move(c);
+  return true;
+}
+
+bool load_config_file(const std::string& path, DaemonConfig* out, std::vector<std::string>* errors) {
+  std::ifstream in(path);
+  if (!in) {
+    errors->assign(1, path + ": cannot read the file");
+    return false;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path, out, errors);
+}
+
+}  // namespace ab

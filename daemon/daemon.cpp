@@ -1,0 +1,67 @@
+#include "daemon.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "clock.h"
+#include "price_table.h"
+
+namespace ab {
+
+Daemon::Daemon(DaemonConfig cfg) : cfg_(std::move(cfg)) { sinks_.push_back(&log_sink_); }
+Daemon::~Daemon() = default;
+
+bool Daemon::start(std::string* message) {
+  std::string path = cfg_.price_table.empty() ? default_price_table_path() : cfg_.price_table;
+  PriceTableLoad prices;
+  std::string err;
+  if (!load_litellm_prices(path, &prices, &err)) {
+    *message = "price table: " + err;
+    return false;
+  }
+  if (prices.models.size() > size_t(kMaxModels)) {
+    spdlog::warn("price table {} has {} models; keeping the first {}", path, prices.models.size(), kMaxModels);
+    prices.models.resize(kMaxModels);
+  }
+  model_count_ = prices.models.size();
+  OwnResult r = own_ledger(cfg_, prices.models, &ledger_);
+  if (r.status != Status::kOk) {
+    *message = r.message;
+    return false;
+  }
+  outcome_ = r.outcome;
+  scanner_ = std::make_unique<EventScanner>(*ledger_);
+  spdlog::info("ledger '{}' {} ({} run slots, {} policies, {} priced models from {}; config {})", cfg_.ledger,
+               r.outcome == OwnOutcome::kCreated ? "created" : "adopted", ledger_->capacity(),
+               cfg_.policies.size(), model_count_, path, cfg_.source);
+  return true;
+}
+
+size_t Daemon::tick(bool force_scan) {
+  DataHeader* h = ledger_->header();
+  h->heartbeat_unix_ns.store(unix_ns(), std::memory_order_relaxed);
+  ++ticks_;
+  return scanner_->scan(sinks_, force_scan);
+}
+
+void Daemon::run() {
+  // A full scan every second catches anything whose hint we missed; between
+  // those, scans run only when a client bumped the hint.
+  const uint64_t full_every = std::max<uint64_t>(1, 1000 / cfg_.tick_ms);
+  while (!stopping_.load(std::memory_order_acquire)) {
+    tick(ticks_ % full_every == 0);
+    // Sleep in short steps so stop() is honoured promptly.
+    for (uint32_t slept = 0; slept < cfg_.tick_ms && !stopping_.load(std::memory_order_acquire); slept += 10)
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<uint32_t>(10, cfg_.tick_ms - slept)));
+  }
+  tick(true);  // deliver what is due before leaving
+  spdlog::info("agentbudgetd stopping; ledger '{}' stays for clients and the next daemon", cfg_.ledger);
+}
+
+void Daemon::stop() { stopping_.store(true, std::memory_order_release); }
+
+}  // namespace ab

@@ -1,0 +1,50 @@
+// agentbudgetd as a library: tests run it in-process, main.cpp wraps it.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "event.h"
+#include "event_scanner.h"
+#include "ledger_owner.h"
+
+namespace ab {
+
+class Daemon {
+ public:
+  explicit Daemon(DaemonConfig cfg);
+  ~Daemon();
+
+  // Loads prices, creates or adopts the ledger. On failure returns false with
+  // a message; nothing is left half-made.
+  bool start(std::string* message);
+  // Runs the loop (heartbeat, event delivery) until stop() is called.
+  void run();
+  // Thread- and async-signal-safe request to leave run().
+  void stop();
+  // One pass of the periodic work (for tests and the loop).
+  size_t tick(bool force_scan);
+
+  void add_sink(EventSink* sink) { sinks_.push_back(sink); }
+  Ledger& ledger() { return *ledger_; }
+  const DaemonConfig& config() const { return cfg_; }
+  OwnOutcome outcome() const { return outcome_; }
+  size_t model_count() const { return model_count_; }
+
+ private:
+  DaemonConfig cfg_;
+  std::unique_ptr<Ledger> ledger_;
+  std::unique_ptr<EventScanner> scanner_;
+  std::vector<EventSink*> sinks_;
+  LogSink log_sink_;
+  OwnOutcome outcome_ = OwnOutcome::kCreated;
+  size_t model_count_ = 0;
+  std::atomic<bool> stopping_{false};
+  uint64_t ticks_ = 0;
+};
+
+}  // namespace ab

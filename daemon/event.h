@@ -1,0 +1,40 @@
+// Events the daemon delivers, and the sinks that receive them.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "money.h"
+
+namespace ab {
+
+enum class EventKind { kSoftThreshold, kHardLimit, kUnpricedModel, kRunClosed };
+
+const char* event_kind_name(EventKind k);
+
+struct Event {
+  EventKind kind;
+  std::string run_id;
+  std::string policy;
+  int threshold = -1;        // soft threshold index for kSoftThreshold
+  Nanos threshold_nanos = 0; // the line that was crossed (soft or hard)
+  Nanos spent = 0;           // spent when the daemon saw it
+  Nanos hard = kNoLimit;
+  uint64_t calls = 0;
+  uint64_t unix_ns = 0;
+};
+
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void deliver(const Event& e) = 0;
+};
+
+// Logs each event through spdlog, one line each.
+class LogSink : public EventSink {
+ public:
+  void deliver(const Event& e) override;
+};
+
+std::string describe(const Event& e);
+
+}  // namespace ab

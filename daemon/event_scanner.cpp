@@ -1,0 +1,74 @@
+#include "event_scanner.h"
+
+#include <cstring>
+
+#include "clock.h"
+#include "run_ops.h"
+
+namespace ab {
+
+static void emit(const std::vector<EventSink*>& sinks, const Event& e) {
+  for (EventSink* s : sinks) s->deliver(e);
+}
+
+size_t EventScanner::scan(const std::vector<EventSink*>& sinks, bool force) {
+  uint64_t hint = ledger_.header()->event_hint.load(std::memory_order_acquire);
+  if (!force && hint == last_hint_) return 0;
+  last_hint_ = hint;
+  size_t delivered = 0;
+  RunSlot* slots = ledger_.slots();
+  for (uint32_t i = 0; i < ledger_.capacity(); ++i) {
+    RunSlot& s = slots[i];
+    uint32_t pending = s.pending_events.load(std::memory_order_acquire);
+    uint32_t done = s.delivered_events.load(std::memory_order_relaxed);
+    uint32_t due = pending & ~done;
+    if (!due) continue;
+    uint64_t w = s.word.load(std::memory_order_acquire);
+    SlotState st = word_state(w);
+    if (st != SlotState::kActive && st != SlotState::kClosed) continue;
+    RunStatus rs;
+    status_of_slot(ledger_, s, &rs);
+    Event base;
+    base.run_id.assign(s.id, strnlen(s.id, kRunIdMax));
+    const Policy* p = ledger_.policy_of(s);
+    base.policy = p ? std::string(p->name, strnlen(p->name, sizeof p->name)) : "?";
+    base.spent = rs.spent;
+    base.hard = rs.hard;
+    base.calls = rs.calls;
+    base.unix_ns = unix_ns();
+    // Mark delivered before delivering: a crash between the two loses at
+    // most this one notification instead of repeating it forever.
+    s.delivered_events.fetch_or(due, std::memory_order_acq_rel);
+    for (int k = 0; k < kMaxSoftThresholds; ++k) {
+      if (!(due & soft_event_bit(k))) continue;
+      Event e = base;
+      e.kind = EventKind::kSoftThreshold;
+      e.threshold = k;
+      e.threshold_nanos = rs.soft[k];
+      emit(sinks, e);
+      ++delivered;
+    }
+    if (due & kEventHard) {
+      Event e = base;
+      e.kind = EventKind::kHardLimit;
+      e.threshold_nanos = rs.hard;
+      emit(sinks, e);
+      ++delivered;
+    }
+    if (due & kEventUnpriced) {
+      Event e = base;
+      e.kind = EventKind::kUnpricedModel;
+      emit(sinks, e);
+      ++delivered;
+    }
+    if (due & kEventClosed) {
+      Event e = base;
+      e.kind = EventKind::kRunClosed;
+      emit(sinks, e);
+      ++delivered;
+    }
+  }
+  return delivered;
+}
+
+}  // namespace ab

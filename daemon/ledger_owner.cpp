@@ -1,0 +1,188 @@
+#include "ledger_owner.h"
+
+#include <grp.h>
+#include <sys/stat.h>
+
+#include <cstring>
+
+#include "clock.h"
+#include "config_seqlock.h"
+#include "model_index.h"
+
+namespace ab {
+
+static void fill_policy(Policy* p, const PolicyConfig& pc) {
+  std::memset(p->name, 0, sizeof p->name);
+  std::memcpy(p->name, pc.name.data(), std::min(pc.name.size(), sizeof p->name - 1));
+  p->hard_nanos.store(pc.hard, std::memory_order_relaxed);
+  p->soft_count = uint32_t(std::min<size_t>(pc.soft_permille.size(), kMaxSoftThresholds));
+  for (int k = 0; k < kMaxSoftThresholds; ++k)
+    p->soft_permille[k] = uint32_t(k) < p->soft_count ? pc.soft_permille[size_t(k)] : 0;
+  p->unknown_model = pc.unknown_model;
+  p->fallback_input = pc.fallback_input;
+  p->fallback_output = pc.fallback_output;
+  p->match_count = uint32_t(std::min<size_t>(pc.matches.size(), kMaxPolicyMatches));
+  std::memset(p->matches, 0, sizeof p->matches);
+  for (uint32_t m = 0; m < p->match_count; ++m) {
+    auto& [k, v] = pc.matches[m];
+    std::memcpy(p->matches[m].key, k.data(), std::min(k.size(), sizeof p->matches[m].key - 1));
+    std::memcpy(p->matches[m].value, v.data(), std::min(v.size(), sizeof p->matches[m].value - 1));
+  }
+}
+
+void write_config_segment(ConfigHeader* c, const DaemonConfig& cfg, const std::vector<ModelPrice>& models) {
+  auto* base = reinterpret_cast<char*>(c);
+  auto* policies = reinterpret_cast<Policy*>(base + c->policies_offset);
+  auto* table = reinterpret_cast<ModelPrice*>(base + c->models_offset);
+  auto* index = reinterpret_cast<uint32_t*>(base + c->model_index_offset);
+  uint32_t n_models = uint32_t(std::min<size_t>(models.size(), kMaxModels));
+  uint32_t n_policies = uint32_t(std::min<size_t>(cfg.policies.size(), kMaxPolicies));
+
+  config_write_begin(*c);
+  for (uint32_t i = 0; i < n_policies; ++i) fill_policy(&policies[i], cfg.policies[i]);
+  if (n_models) std::memcpy(static_cast<void*>(table), models.data(), n_models * sizeof(ModelPrice));
+  std::memset(index, 0, c->model_index_capacity * sizeof(uint32_t));
+  build_model_index(table, n_models, index, c->model_index_capacity);
+  c->policy_count = n_policies;
+  c->model_count = n_models;
+  c->config_version += 1;
+  config_write_end(*c);
+}
+
+static gid_t client_gid(const DaemonConfig& cfg) {
+  if (cfg.group.empty()) return gid_t(-1);
+  struct group* g = getgrnam(cfg.group.c_str());
+  return g ? g->gr_gid : gid_t(-1);
+}
+
+static void init_data_header(DataHeader* h, uint32_t capacity) {
+  h->magic = kDataMagic;
+  h->layout_major = kLayoutMajor;
+  h->layout_minor = kLayoutMinor;
+  h->fingerprint = kLayoutFingerprint;
+  h->segment_size = data_segment_size(capacity);
+  h->run_capacity = capacity;
+  h->runs_offset = sizeof(DataHeader);
+  h->created_unix_ns = unix_ns();
+  // Slots are zero-filled by creation: every slot is kEmpty, generation 0.
+}
+
+static void init_config_header(ConfigHeader* c) {
+  c->magic = kConfigMagic;
+  c->layout_major = kLayoutMajor;
+  c->layout_minor = kLayoutMinor;
+  c->fingerprint = kLayoutFingerprint;
+  c->segment_size = config_segment_size(kModelIndexCapacity);
+  c->policies_offset = sizeof(ConfigHeader);
+  c->models_offset = c->policies_offset + uint64_t(kMaxPolicies) * sizeof(Policy);
+  c->model_index_offset = c->models_offset + uint64_t(kMaxModels) * sizeof(ModelPrice);
+  c->model_index_capacity = kModelIndexCapacity;
+}
+
+void remove_ledger(const std::string& ledger) {
+  Segment::remove(config_segment_name(ledger));
+  Segment::remove(data_segment_name(ledger));
+}
+
+static OwnResult create(const DaemonConfig& cfg, const std::vector<ModelPrice>& models,
+                        std::unique_ptr<Ledger>* out) {
+  OwnResult r;
+  gid_t gid = client_gid(cfg);
+  if (gid == gid_t(-1) && cfg.group_required) {
+    r.status = Status::kPermission;
+    r.message = "group '" + cfg.group + "' does not exist (create it, or set group = \"\")";
+    return r;
+  }
+  Segment data, config;
+  // The config segment first: a data segment is only ever ready when its
+  // config exists, and clients map the config read-only (0640).
+  SegmentError e = Segment::create(config_segment_name(cfg.ledger), config_segment_size(kModelIndexCapacity),
+                                   0640, gid, &config, &r.message);
+  if (e != SegmentError::kNone) {
+    r.status = e == SegmentError::kPermission ? Status::kPermission : Status::kSystem;
+    return r;
+  }
+  auto* c = static_cast<ConfigHeader*>(config.data());
+  init_config_header(c);
+  write_config_segment(c, cfg, models);
+  c->ready.store(1, std::memory_order_release);
+
+  e = Segment::create(data_segment_name(cfg.ledger), data_segment_size(cfg.run_capacity), 0660, gid, &data,
+                      &r.message);
+  if (e != SegmentError::kNone) {
+    Segment::remove(config_segment_name(cfg.ledger));
+    r.status = e == SegmentError::kPermission ? Status::kPermission : Status::kSystem;
+    return r;
+  }
+  auto* h = static_cast<DataHeader*>(data.data());
+  init_data_header(h, cfg.run_capacity);
+  h->daemon_pid.store(uint32_t(getpid()), std::memory_order_relaxed);
+  h->daemon_epoch.store(1, std::memory_order_relaxed);
+  h->heartbeat_unix_ns.store(unix_ns(), std::memory_order_relaxed);
+  // Written last: from here on clients may trust every field above.
+  h->ready.store(uint32_t(kDataMagic), std::memory_order_release);
+
+  auto l = std::make_unique<Ledger>();
+  l->bind(std::move(data), std::move(config), cfg.ledger);
+  *out = std::move(l);
+  r.outcome = OwnOutcome::kCreated;
+  return r;
+}
+
+OwnResult own_ledger(const DaemonConfig& cfg, const std::vector<ModelPrice>& models,
+                     std::unique_ptr<Ledger>* out) {
+  OwnResult r;
+  if (!valid_ledger_name(cfg.ledger)) {
+    r.status = Status::kInvalidArgument;
+    r.message = "invalid ledger name '" + cfg.ledger + "'";
+    return r;
+  }
+  Segment data;
+  SegmentError e = Segment::open(data_segment_name(cfg.ledger), true, &data, &r.message);
+  if (e == SegmentError::kNotFound) {
+    Segment::remove(config_segment_name(cfg.ledger));  // an orphan config has no users
+    return create(cfg, models, out);
+  }
+  if (e != SegmentError::kNone) {
+    r.status = e == SegmentError::kPermission ? Status::kPermission : Status::kSystem;
+    return r;
+  }
+  auto* h = static_cast<DataHeader*>(data.data());
+  if (data.size() >= sizeof(DataHeader) && h->ready.load(std::memory_order_acquire) == 0) {
+    // A daemon died while creating it; no client ever saw it ready.
+    data = Segment();
+    remove_ledger(cfg.ledger);
+    return create(cfg, models, out);
+  }
+  Segment config;
+  e = Segment::open(config_segment_name(cfg.ledger), true, &config, &r.message);
+  if (e != SegmentError::kNone) {
+    r.status = Status::kCorrupt;
+    r.message = "data segment exists but its config segment cannot be opened: " + r.message;
+    return r;
+  }
+  r.status = Ledger::validate(data, config, &r.message);
+  if (r.status != Status::kOk) {
+    r.message = "refusing to adopt ledger '" + cfg.ledger + "': " + r.message +
+                " (remove it with: agentbudgetd --remove-ledger, losing its runs)";
+    return r;
+  }
+  uint32_t other = h->daemon_pid.load(std::memory_order_relaxed);
+  if (other != 0 && other != uint32_t(getpid()) && process_liveness(other, 0) == Liveness::kAlive &&
+      unix_ns() - h->heartbeat_unix_ns.load(std::memory_order_relaxed) < 3'000'000'000ull) {
+    r.status = Status::kBusy;
+    r.message = "ledger '" + cfg.ledger + "' is owned by a running agentbudgetd (pid " + std::to_string(other) + ")";
+    return r;
+  }
+  write_config_segment(static_cast<ConfigHeader*>(config.data()), cfg, models);
+  h->daemon_pid.store(uint32_t(getpid()), std::memory_order_relaxed);
+  h->daemon_epoch.fetch_add(1, std::memory_order_relaxed);
+  h->heartbeat_unix_ns.store(unix_ns(), std::memory_order_relaxed);
+  auto l = std::make_unique<Ledger>();
+  l->bind(std::move(data), std::move(config), cfg.ledger);
+  *out = std::move(l);
+  r.outcome = OwnOutcome::kAdopted;
+  return r;
+}
+
+}  // namespace ab

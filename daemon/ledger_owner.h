@@ -1,0 +1,37 @@
+// The daemon's side of the ledger: creating or adopting the two segments and
+// writing policies and prices into the config segment.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "ledger.h"
+
+namespace ab {
+
+enum class OwnOutcome { kCreated, kAdopted };
+
+struct OwnResult {
+  Status status = Status::kOk;
+  OwnOutcome outcome = OwnOutcome::kCreated;
+  std::string message;
+};
+
+// Creates the ledger named in `cfg`, or adopts a valid live one (clients kept
+// charging while no daemon ran: nothing is reset). A segment left half
+// initialised by a daemon that died (ready == 0) is removed and recreated:
+// no client can have used it. A segment of another layout or a corrupt one
+// is refused with a clear message, never silently purged.
+// `models` go into the config segment (at most kMaxModels).
+OwnResult own_ledger(const DaemonConfig& cfg, const std::vector<ModelPrice>& models,
+                     std::unique_ptr<Ledger>* out);
+
+// Rewrites policies and prices in the config segment under its seqlock.
+// Existing runs see new policy limits at once.
+void write_config_segment(ConfigHeader* c, const DaemonConfig& cfg, const std::vector<ModelPrice>& models);
+
+// Removes both segments of `ledger` (operator action; tests).
+void remove_ledger(const std::string& ledger);
+
+}  // namespace ab

@@ -1,0 +1,73 @@
+// agentbudgetd: a thin main over the Daemon library.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+
+#include "daemon.h"
+#include "segment.h"
+
+static ab::Daemon* g_daemon = nullptr;
+
+extern "C" void on_signal(int) {
+  if (g_daemon) g_daemon->stop();
+}
+
+int main(int argc, char** argv) {
+  CLI::App app{"agentbudgetd: owns the agentbudget shared-memory ledger of run budgets"};
+  std::string config_path, ledger, log_level = "info";
+  bool check = false, remove = false;
+  app.add_option("-c,--config", config_path, "TOML configuration file (default: built-in configuration)");
+  app.add_option("--ledger", ledger, "ledger name (overrides the config and $AGENTBUDGET_LEDGER)");
+  app.add_flag("--check", check, "validate the configuration and exit");
+  app.add_flag("--remove-ledger", remove, "remove the ledger's segments (losing its runs) and exit");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ agentbudgetd: %v");
+
+  ab::DaemonConfig cfg = ab::builtin_default_config();
+  if (!config_path.empty()) {
+    std::vector<std::string> errors;
+    if (!ab::load_config_file(config_path, &cfg, &errors)) {
+      for (auto& e : errors) std::cerr << e << "\n";
+      return 2;
+    }
+  }
+  if (check) {
+    std::cout << cfg.source << ": OK (" << cfg.policies.size() << " policies)\n";
+    return 0;
+  }
+  // --ledger, then $AGENTBUDGET_LEDGER, then the config file, then "agentbudget".
+  if (const char* env = std::getenv("AGENTBUDGET_LEDGER"); ledger.empty() && env && *env) ledger = env;
+  if (!ledger.empty()) cfg.ledger = ledger;
+  if (!ab::valid_ledger_name(cfg.ledger)) {
+    std::cerr << "invalid ledger name '" << cfg.ledger << "'\n";
+    return 2;
+  }
+  if (remove) {
+    ab::remove_ledger(cfg.ledger);
+    std::cout << "removed ledger '" << cfg.ledger << "'\n";
+    return 0;
+  }
+
+  ab::Daemon daemon(cfg);
+  std::string message;
+  if (!daemon.start(&message)) {
+    spdlog::error("{}", message);
+    return 1;
+  }
+  g_daemon = &daemon;
+  struct sigaction sa{};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  daemon.run();
+  g_daemon = nullptr;
+  return 0;
+}

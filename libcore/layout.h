@@ -1,0 +1,232 @@
+// The shared-memory layout of the ledger: fixed, plain data, versioned.
+//
+// Two POSIX shared-memory objects per ledger NAME:
+//   /NAME.v<major>         the data segment: header + run table. Clients map
+//                          it read-write (mode 0660, clients' group).
+//   /NAME.v<major>.config  the config segment: policies and prices. Clients
+//                          map it READ-ONLY (mode 0640), so a client bug can
+//                          never raise an operator's limit.
+// Only the daemon creates either (O_EXCL) and only the daemon writes the
+// config segment. Every offset or index read from a segment is
+// bounds-checked before use: the segment is untrusted input.
+//
+// Rules: no pointers (offsets only), no Boost or std synchronisation objects,
+// only 4- and 8-byte lock-free atomics. Any change to a struct changes
+// kLayoutFingerprint; an incompatible change bumps kLayoutMajor, which is
+// part of the segment name.
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "model_price.h"
+#include "money.h"
+
+namespace ab {
+
+inline constexpr uint64_t kDataMagic = 0x3147444255424741ULL;    // "AGBUDG1" LE + '1'
+inline constexpr uint64_t kConfigMagic = 0x3146434255424741ULL;  // "AGBUCF1"
+inline constexpr uint32_t kLayoutMajor = 1;
+inline constexpr uint32_t kLayoutMinor = 0;
+inline constexpr size_t kCacheLine = 64;
+inline constexpr size_t kRunIdMax = 127;
+inline constexpr uint32_t kDefaultRunCapacity = 65536;
+inline constexpr uint32_t kMaxRunCapacity = 1u << 24;  // generation/slot packing
+inline constexpr int kMaxSoftThresholds = 4;
+inline constexpr int kMaxPolicies = 64;
+inline constexpr int kMaxPolicyMatches = 4;
+inline constexpr int kMaxModels = 4096;
+
+static_assert(std::atomic<uint64_t>::is_always_lock_free);
+static_assert(std::atomic<int64_t>::is_always_lock_free);
+static_assert(std::atomic<uint32_t>::is_always_lock_free);
+
+// ---------------------------------------------------------------------------
+// Data segment header.
+// Written by the daemon only. Fields above `heartbeat_ns` are written once
+// before `ready` and never change; `ready` is stored last with release order,
+// and clients load it with acquire before trusting anything else.
+struct alignas(kCacheLine) DataHeader {
+  uint64_t magic;
+  uint32_t layout_major;
+  uint32_t layout_minor;
+  uint64_t fingerprint;
+  uint64_t segment_size;    // bytes, whole object
+  uint32_t run_capacity;    // power of two
+  uint32_t reserved0;
+  uint64_t runs_offset;     // byte offset of RunSlot[run_capacity]
+  uint64_t created_unix_ns;
+
+  // Daemon liveness, written by the daemon every tick (relaxed).
+  alignas(kCacheLine) std::atomic<uint64_t> heartbeat_unix_ns;
+  std::atomic<uint32_t> daemon_pid;
+  std::atomic<uint32_t> daemon_epoch;  // incremented at each daemon start or adoption
+
+  // Bumped (relaxed fetch_add) by any client that marks an event, so the
+  // daemon can skip scanning when nothing happened. Only a hint.
+  alignas(kCacheLine) std::atomic<uint64_t> event_hint;
+  // Runs whose begin found the table full (for metrics and logs).
+  std::atomic<uint64_t> table_full_count;
+
+  // 0 until the segment is fully initialised, then kDataMagic's low word.
+  alignas(kCacheLine) std::atomic<uint32_t> ready;
+};
+
+// ---------------------------------------------------------------------------
+// Run slot. The run table is open addressing with linear probing, keyed by
+// the run id's 64-bit hash.
+//
+// `word` packs state (8 bits) | generation (24 bits) | claimer pid (32 bits).
+// State machine (every transition is a CAS on `word`):
+//   kEmpty    --client CAS-->  kClaiming   (generation kept, pid = claimer)
+//   kClaiming --claimer-->     kActive     (release store after identity fields)
+//   kClaiming --anyone, when the claimer is dead--> kTombstone
+//   kActive   --ab_run_end-->  kClosed
+//   kClosed   --daemon, after archiving and a grace period--> kTombstone
+//   kTombstone --daemon, only at the end of a probe chain--> kEmpty (generation+1)
+// A probe chain ends at the first kEmpty slot; kClaiming, kActive, kClosed
+// and kTombstone slots are passed over. Clients only ever turn kEmpty into
+// kClaiming and never make a slot kEmpty again, so two processes beginning
+// the same id walk the same chain and meet at the same slot: the id is
+// unique in the table.
+//
+// Identity fields (id, id_hash, id_len, policy, begun_unix_ns,
+// claimer_start_ticks) are written by the claimer while kClaiming and are
+// read-only once kActive is published (release/acquire on `word`).
+//
+// The hot line (spent ... reasoning_tokens) is written by every charge with
+// relaxed RMWs: each counter is exact on its own (fetch_add never loses an
+// update); readers may see a counter set from slightly different instants.
+enum class SlotState : uint8_t { kEmpty = 0, kClaiming = 1, kActive = 2, kClosed = 3, kTombstone = 4 };
+
+inline constexpr uint64_t pack_word(SlotState s, uint32_t gen, uint32_t pid) {
+  return (uint64_t(s) << 56) | (uint64_t(gen & 0xFFFFFFu) << 32) | pid;
+}
+inline constexpr SlotState word_state(uint64_t w) { return SlotState(w >> 56); }
+inline constexpr uint32_t word_generation(uint64_t w) { return uint32_t(w >> 32) & 0xFFFFFFu; }
+inline constexpr uint32_t word_pid(uint64_t w) { return uint32_t(w); }
+
+// Event bits, set with fetch_or by the one charge that crosses the line.
+enum EventBit : uint32_t {
+  kEventSoft0 = 1u << 0,  // soft threshold k is bit k (k < kMaxSoftThresholds)
+  kEventHard = 1u << 8,
+  kEventUnpriced = 1u << 9,
+  kEventClosed = 1u << 10,
+};
+inline constexpr uint32_t soft_event_bit(int k) { return kEventSoft0 << k; }
+
+struct alignas(kCacheLine) RunSlot {
+  // Line 0: identity and limits (read on every charge, written rarely).
+  std::atomic<uint64_t> word;
+  uint64_t id_hash;
+  uint32_t id_len;
+  uint16_t policy;               // index into ConfigHeader policies
+  uint16_t reserved0;
+  std::atomic<uint64_t> claimer_start_ticks;  // claimer start time, 0 until written
+  uint64_t begun_unix_ns;
+  std::atomic<int64_t> client_hard;      // caller-requested cap; only ever lowered (CAS min)
+  std::atomic<uint32_t> pending_events;  // EventBit set by clients (fetch_or)
+  std::atomic<uint32_t> delivered_events;  // EventBit the daemon has delivered (daemon only)
+  std::atomic<uint64_t> closed_unix_ns;
+
+  // Lines 1-2: the id, NUL-terminated.
+  alignas(kCacheLine) char id[kRunIdMax + 1];
+
+  // Line 3: soft thresholds in absolute nano-USD (kNoLimit = unused), written
+  // at begin from the policy and the effective hard limit.
+  alignas(kCacheLine) std::atomic<int64_t> soft_nanos[kMaxSoftThresholds];
+  std::atomic<uint64_t> first_charge_unix_ns;  // CAS from 0 by the first charge
+  uint64_t reserved1[3];
+
+  // Line 4: hot counters, written by every charge.
+  alignas(kCacheLine) std::atomic<int64_t> spent;
+  std::atomic<uint64_t> calls;
+  std::atomic<uint64_t> last_charge_unix_ns;  // relaxed store, last writer wins
+  std::atomic<uint64_t> input_tokens;
+  std::atomic<uint64_t> cached_tokens;
+  std::atomic<uint64_t> cache_write_tokens;
+  std::atomic<uint64_t> output_tokens;
+  std::atomic<uint64_t> reasoning_tokens;
+
+  // Line 5: reserved for reservations and loop guard (layout minor bumps).
+  alignas(kCacheLine) uint64_t reserved2[8];
+};
+static_assert(sizeof(RunSlot) == 6 * kCacheLine);
+static_assert(offsetof(RunSlot, id) == 64);
+static_assert(offsetof(RunSlot, soft_nanos) == 192);
+static_assert(offsetof(RunSlot, spent) == 256);
+static_assert(sizeof(DataHeader) == 4 * kCacheLine);
+
+// ---------------------------------------------------------------------------
+// Config segment: written only by the daemon, mapped read-only by clients.
+// `seq` is a seqlock: the daemon makes it odd, rewrites, makes it even;
+// a reader copies what it needs and retries (bounded) if seq changed or was
+// odd. Single 8-byte fields that bind at once (policy hard limits) are
+// atomics and may be read without the seqlock.
+
+// Policy actions for a model missing from the price table.
+enum class UnknownModel : uint32_t { kDeny = 0, kFallback = 1 };
+
+struct PolicyMatch {
+  char key[32];    // label key, e.g. "agent", "team", "task"
+  char value[64];  // exact value, or "*" for any
+};
+
+struct alignas(kCacheLine) Policy {
+  char name[64];
+  std::atomic<int64_t> hard_nanos;                 // kNoLimit = none
+  uint32_t soft_permille[kMaxSoftThresholds];      // of the hard limit; 0 = unused
+  uint32_t soft_count;
+  UnknownModel unknown_model;
+  Femtos fallback_input;   // per-token rates used for unpriced models
+  Femtos fallback_output;
+  uint32_t match_count;    // all matches must hold; 0 = matches anything
+  uint32_t reserved0;
+  PolicyMatch matches[kMaxPolicyMatches];
+};
+
+struct alignas(kCacheLine) ConfigHeader {
+  uint64_t magic;
+  uint32_t layout_major;
+  uint32_t layout_minor;
+  uint64_t fingerprint;
+  uint64_t segment_size;
+  uint64_t policies_offset;      // Policy[kMaxPolicies]
+  uint64_t models_offset;        // ModelPrice[kMaxModels]
+  uint64_t model_index_offset;   // uint32_t[model_index_capacity]: model index + 1, 0 = empty
+  uint32_t model_index_capacity; // power of two
+  uint32_t reserved0;
+
+  alignas(kCacheLine) std::atomic<uint64_t> seq;  // seqlock, even = stable
+  uint32_t policy_count;   // 1..kMaxPolicies; policy 0 is the default
+  uint32_t model_count;    // 0..kMaxModels
+  uint64_t config_version; // bumped by each applied configuration
+
+  alignas(kCacheLine) std::atomic<uint32_t> ready;
+};
+
+constexpr uint64_t fnv1a(uint64_t h, uint64_t v) {
+  for (int i = 0; i < 8; ++i) { h ^= (v >> (i * 8)) & 0xFF; h *= 0x100000001b3ULL; }
+  return h;
+}
+
+// Fingerprint of struct sizes and key offsets: a reader built from other
+// headers refuses the segment instead of misreading it.
+inline constexpr uint64_t kLayoutFingerprint = [] {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (uint64_t v : {uint64_t(sizeof(DataHeader)), uint64_t(sizeof(RunSlot)),
+                     uint64_t(offsetof(RunSlot, spent)), uint64_t(offsetof(RunSlot, soft_nanos)),
+                     uint64_t(offsetof(DataHeader, ready)), uint64_t(sizeof(ConfigHeader)),
+                     uint64_t(sizeof(Policy)), uint64_t(sizeof(ModelPrice)),
+                     uint64_t(kMaxPolicies), uint64_t(kMaxModels), uint64_t(kRunIdMax),
+                     uint64_t(kLayoutMajor), uint64_t(kLayoutMinor)})
+    h = fnv1a(h, v);
+  return h;
+}();
+
+// Sizes of the two segments for a given capacity.
+uint64_t data_segment_size(uint32_t run_capacity);
+uint64_t config_segment_size(uint32_t model_index_capacity);
+inline constexpr uint32_t kModelIndexCapacity = 8192;  // 2x kMaxModels
+
+}  // namespace ab

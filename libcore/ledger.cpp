@@ -1,0 +1,298 @@
+#include "ledger.h"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "clock.h"
+#include "config_seqlock.h"
+#include "labels.h"
+#include "model_index.h"
+#include "run_id.h"
+
+namespace ab {
+
+static Status from_segment_error(SegmentError e) {
+  switch (e) {
+    case SegmentError::kNone: return Status::kOk;
+    case SegmentError::kNotFound: return Status::kNoLedger;
+    case SegmentError::kPermission: return Status::kPermission;
+    case SegmentError::kTooSmall: return Status::kCorrupt;
+    default: return Status::kSystem;
+  }
+}
+
+Status Ledger::validate(const Segment& data, const Segment& config, std::string* message) {
+  if (data.size() < sizeof(DataHeader)) {
+    *message = "data segment smaller than its header";
+    return Status::kCorrupt;
+  }
+  auto* h = static_cast<const DataHeader*>(data.data());
+  if (h->ready.load(std::memory_order_acquire) == 0) {
+    *message = "data segment not initialised yet";
+    return Status::kNotReady;
+  }
+  if (h->magic != kDataMagic) {
+    *message = "data segment has a wrong magic number";
+    return Status::kCorrupt;
+  }
+  if (h->layout_major != kLayoutMajor || h->fingerprint != kLayoutFingerprint) {
+    *message = "data segment layout " + std::to_string(h->layout_major) + "." +
+               std::to_string(h->layout_minor) + " (fingerprint mismatch) is not this library's " +
+               std::to_string(kLayoutMajor) + "." + std::to_string(kLayoutMinor);
+    return Status::kIncompatible;
+  }
+  uint32_t cap = h->run_capacity;
+  if (cap == 0 || cap > kMaxRunCapacity || (cap & (cap - 1)) != 0 ||
+      h->runs_offset != sizeof(DataHeader) || h->segment_size != data_segment_size(cap) ||
+      data.size() < h->segment_size) {
+    *message = "data segment header is inconsistent (capacity " + std::to_string(cap) + ", size " +
+               std::to_string(data.size()) + ")";
+    return Status::kCorrupt;
+  }
+  if (config.size() < sizeof(ConfigHeader)) {
+    *message = "config segment smaller than its header";
+    return Status::kCorrupt;
+  }
+  auto* c = static_cast<const ConfigHeader*>(config.data());
+  if (c->ready.load(std::memory_order_acquire) == 0) {
+    *message = "config segment not initialised yet";
+    return Status::kNotReady;
+  }
+  if (c->magic != kConfigMagic) {
+    *message = "config segment has a wrong magic number";
+    return Status::kCorrupt;
+  }
+  if (c->layout_major != kLayoutMajor || c->fingerprint != kLayoutFingerprint) {
+    *message = "config segment layout is not this library's";
+    return Status::kIncompatible;
+  }
+  uint32_t icap = c->model_index_capacity;
+  uint64_t policies_end = c->policies_offset + uint64_t(kMaxPolicies) * sizeof(Policy);
+  uint64_t models_end = c->models_offset + uint64_t(kMaxModels) * sizeof(ModelPrice);
+  if (icap == 0 || (icap & (icap - 1)) != 0 || c->segment_size != config_segment_size(icap) ||
+      config.size() < c->segment_size || c->policies_offset != sizeof(ConfigHeader) ||
+      c->models_offset != policies_end || c->model_index_offset != models_end ||
+      c->policy_count == 0 || c->policy_count > uint32_t(kMaxPolicies) ||
+      c->model_count > uint32_t(kMaxModels)) {
+    *message = "config segment header is inconsistent";
+    return Status::kCorrupt;
+  }
+  return Status::kOk;
+}
+
+void Ledger::bind(Segment data, Segment config, std::string name) {
+  data_ = std::move(data);
+  config_seg_ = std::move(config);
+  name_ = std::move(name);
+  header_ = static_cast<DataHeader*>(data_.data());
+  slots_ = reinterpret_cast<RunSlot*>(static_cast<char*>(data_.data()) + header_->runs_offset);
+  capacity_ = header_->run_capacity;
+  auto* base = static_cast<const char*>(config_seg_.data());
+  config_ = reinterpret_cast<const ConfigHeader*>(base);
+  policies_ = reinterpret_cast<const Policy*>(base + config_->policies_offset);
+  models_ = reinterpret_cast<const ModelPrice*>(base + config_->models_offset);
+  model_index_ = reinterpret_cast<const uint32_t*>(base + config_->model_index_offset);
+  self_ = self_identity();
+}
+
+Status Ledger::open(const std::string& name, bool writable_data, std::unique_ptr<Ledger>* out,
+                    std::string* message) {
+  if (!valid_ledger_name(name)) {
+    *message = "invalid ledger name '" + name + "' (1-200 of [A-Za-z0-9_.-])";
+    return Status::kInvalidArgument;
+  }
+  Segment data, config;
+  SegmentError e = Segment::open(data_segment_name(name), writable_data, &data, message);
+  if (e != SegmentError::kNone) return from_segment_error(e);
+  // Clients never map the config segment writable (DESIGN.md "Who may do what").
+  e = Segment::open(config_segment_name(name), false, &config, message);
+  if (e != SegmentError::kNone) return from_segment_error(e);
+  Status s = validate(data, config, message);
+  if (s != Status::kOk) return s;
+  auto ledger = std::make_unique<Ledger>();
+  ledger->bind(std::move(data), std::move(config), name);
+  *out = std::move(ledger);
+  return Status::kOk;
+}
+
+ProcessIdentity Ledger::identity() const {
+  // Refresh after fork: the child must not claim slots under its parent's pid.
+  if (self_.pid != uint32_t(getpid())) self_ = self_identity();
+  return self_;
+}
+
+Status Ledger::resolve_policy(std::string_view labels, uint16_t* policy) const {
+  LabelSet set;
+  if (!parse_labels(labels, &set)) return Status::kInvalidLabels;
+  return read_config(*config_, [&] { *policy = match_policy(policies_, config_->policy_count, set); });
+}
+
+Status Ledger::find_price(std::string_view model, ModelPrice* out) const {
+  bool found = false;
+  Status s = read_config(*config_, [&] {
+    const ModelPrice* m = find_model(models_, config_->model_count, model_index_,
+                                     config_->model_index_capacity, model);
+    found = m != nullptr;
+    if (found) std::memcpy(static_cast<void*>(out), m, sizeof *out);
+  });
+  if (s != Status::kOk) return s;
+  return found ? Status::kOk : Status::kUnknownModel;
+}
+
+// Computes soft thresholds for a run from its policy's permilles of the
+// effective hard limit plus an optional absolute one from the caller.
+static void write_soft_thresholds(RunSlot& s, const Policy* p, Nanos hard, Nanos extra_soft) {
+  Nanos t[kMaxSoftThresholds];
+  int k = 0;
+  // Equal thresholds would notify twice for one crossing: keep one of each.
+  auto add = [&](Nanos v) {
+    for (int i = 0; i < k; ++i)
+      if (t[i] == v) return;
+    if (k < kMaxSoftThresholds) t[k++] = v;
+  };
+  if (p && hard != kNoLimit) {
+    for (uint32_t i = 0; i < p->soft_count && i < uint32_t(kMaxSoftThresholds); ++i) {
+      if (p->soft_permille[i] == 0 || p->soft_permille[i] > 1000) continue;
+      // hard * permille / 1000 without overflow: hard < 2^63, permille <= 1000.
+      add(Nanos((__int128)hard * p->soft_permille[i] / 1000));
+    }
+  }
+  if (extra_soft >= 0) add(extra_soft);
+  for (int i = 0; i < kMaxSoftThresholds; ++i)
+    s.soft_nanos[i].store(i < k ? t[i] : kNoLimit, std::memory_order_relaxed);
+}
+
+static Nanos effective_hard_at_begin(const Policy* p, Nanos requested) {
+  Nanos h = p ? p->hard_nanos.load(std::memory_order_relaxed) : kNoLimit;
+  if (requested >= 0 && requested < h) h = requested;
+  return h;
+}
+
+// Lowers the caller-requested cap to `requested` if it is lower (CAS min).
+static void lower_client_hard(RunSlot& s, Nanos requested) {
+  Nanos cur = s.client_hard.load(std::memory_order_relaxed);
+  while (requested < cur &&
+         !s.client_hard.compare_exchange_weak(cur, requested, std::memory_order_relaxed)) {
+  }
+}
+
+static bool id_equals(const RunSlot& s, uint64_t hash, std::string_view id) {
+  return s.id_hash == hash && s.id_len == id.size() && std::memcmp(s.id, id.data(), id.size()) == 0;
+}
+
+// Waits (bounded) for a slot another process is claiming to be published.
+// If the claimer died mid-claim, turns the slot into a tombstone so the probe
+// can move on: that never makes a slot empty, so probe chains stay intact.
+// Returns the slot's new word, or nullopt-equivalent via *busy.
+static uint64_t wait_for_claim(RunSlot& s, uint64_t w, bool* busy) {
+  *busy = false;
+  for (int spin = 0; spin < 20000; ++spin) {
+    uint64_t now = s.word.load(std::memory_order_acquire);
+    if (now != w) return now;
+    if (spin > 100) sched_yield();
+    // Check the claimer from time to time; a claim takes microseconds.
+    if (spin % 1000 == 999) {
+      uint64_t ticks = s.claimer_start_ticks.load(std::memory_order_relaxed);
+      if (process_liveness(word_pid(w), ticks) == Liveness::kDead) {
+        uint64_t tomb = pack_word(SlotState::kTombstone, word_generation(w), 0);
+        s.word.compare_exchange_strong(w, tomb, std::memory_order_acq_rel);
+        return s.word.load(std::memory_order_acquire);
+      }
+    }
+  }
+  *busy = true;
+  return w;
+}
+
+Status Ledger::probe(std::string_view run_id, uint64_t hash, const BeginOptions* create,
+                     uint16_t policy, RunRef* out) const {
+  const uint32_t mask = capacity_ - 1;
+  uint32_t idx = uint32_t(hash) & mask;
+  for (uint32_t probes = 0; probes < capacity_;) {
+    RunSlot& s = slots_[idx];
+    uint64_t w = s.word.load(std::memory_order_acquire);
+    switch (word_state(w)) {
+      case SlotState::kEmpty: {
+        if (!create) return Status::kNotFound;
+        ProcessIdentity me = identity();
+        uint64_t claim = pack_word(SlotState::kClaiming, word_generation(w), me.pid);
+        if (!s.word.compare_exchange_strong(w, claim, std::memory_order_acq_rel)) continue;
+        s.claimer_start_ticks.store(me.start_ticks, std::memory_order_relaxed);
+        const Policy* p = policy < config_->policy_count ? &policies_[policy] : nullptr;
+        std::memset(s.id, 0, sizeof s.id);
+        std::memcpy(s.id, run_id.data(), run_id.size());
+        s.id_hash = hash;
+        s.id_len = uint32_t(run_id.size());
+        s.policy = policy;
+        s.begun_unix_ns = unix_ns();
+        s.client_hard.store(create->hard_nanos >= 0 ? create->hard_nanos : kNoLimit,
+                            std::memory_order_relaxed);
+        write_soft_thresholds(s, p, effective_hard_at_begin(p, create->hard_nanos), create->soft_nanos);
+        s.pending_events.store(0, std::memory_order_relaxed);
+        s.delivered_events.store(0, std::memory_order_relaxed);
+        s.closed_unix_ns.store(0, std::memory_order_relaxed);
+        s.first_charge_unix_ns.store(0, std::memory_order_relaxed);
+        s.spent.store(0, std::memory_order_relaxed);
+        s.calls.store(0, std::memory_order_relaxed);
+        s.last_charge_unix_ns.store(0, std::memory_order_relaxed);
+        s.input_tokens.store(0, std::memory_order_relaxed);
+        s.cached_tokens.store(0, std::memory_order_relaxed);
+        s.cache_write_tokens.store(0, std::memory_order_relaxed);
+        s.output_tokens.store(0, std::memory_order_relaxed);
+        s.reasoning_tokens.store(0, std::memory_order_relaxed);
+        // Publish: everything above happens-before any acquire load of kActive.
+        s.word.store(pack_word(SlotState::kActive, word_generation(w), me.pid), std::memory_order_release);
+        *out = RunRef{&s, idx, word_generation(w), true};
+        return Status::kOk;
+      }
+      case SlotState::kClaiming: {
+        bool busy = false;
+        wait_for_claim(s, w, &busy);
+        if (busy) return Status::kBusy;
+        continue;  // re-examine the same slot
+      }
+      case SlotState::kActive:
+      case SlotState::kClosed:
+        if (id_equals(s, hash, run_id)) {
+          if (word_state(w) == SlotState::kClosed) return Status::kRunClosed;
+          if (create && create->hard_nanos >= 0) {
+            Nanos before = s.client_hard.load(std::memory_order_relaxed);
+            lower_client_hard(s, create->hard_nanos);
+            if (create->hard_nanos < before) {
+              const Policy* p = policy_of(s);
+              write_soft_thresholds(s, p, effective_hard_at_begin(p, create->hard_nanos), create->soft_nanos);
+            }
+          }
+          *out = RunRef{&s, idx, word_generation(w), false};
+          return Status::kOk;
+        }
+        break;
+      case SlotState::kTombstone:
+        break;
+      default:
+        return Status::kCorrupt;  // unknown state byte: never guess
+    }
+    idx = (idx + 1) & mask;
+    ++probes;
+  }
+  if (create) header_->table_full_count.fetch_add(1, std::memory_order_relaxed);
+  return create ? Status::kTableFull : Status::kNotFound;
+}
+
+Status Ledger::begin(std::string_view run_id, const BeginOptions& opts, RunRef* out) {
+  if (!valid_run_id(run_id)) return Status::kInvalidRunId;
+  if (opts.soft_nanos > kNoLimit / 2) return Status::kInvalidAmount;
+  uint16_t policy = 0;
+  Status s = resolve_policy(opts.labels, &policy);
+  if (s != Status::kOk) return s;
+  return probe(run_id, run_id_hash(run_id), &opts, policy, out);
+}
+
+Status Ledger::find(std::string_view run_id, RunRef* out) const {
+  if (!valid_run_id(run_id)) return Status::kInvalidRunId;
+  return probe(run_id, run_id_hash(run_id), nullptr, 0, out);
+}
+
+}  // namespace ab

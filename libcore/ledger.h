@@ -1,0 +1,92 @@
+// A process's view of one ledger: both segments mapped and validated.
+// Opening never creates anything; only agentbudgetd creates segments.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "layout.h"
+#include "process_identity.h"
+#include "segment.h"
+#include "status.h"
+
+namespace ab {
+
+// What a caller may ask for when beginning (or attaching to) a run.
+struct BeginOptions {
+  Nanos hard_nanos = -1;  // < 0: the policy's limit; otherwise may only lower it
+  Nanos soft_nanos = -1;  // < 0: none; an extra absolute soft threshold
+  std::string_view labels;  // "key=value,key=value"; "policy=NAME" selects by name
+};
+
+// A run as seen from one process: the slot plus the generation it was begun
+// under, so a recycled slot is detected instead of charged.
+struct RunRef {
+  RunSlot* slot = nullptr;
+  uint32_t index = 0;
+  uint32_t generation = 0;
+  bool created = false;  // this begin created the run (false: attached)
+};
+
+class Ledger {
+ public:
+  // Maps and validates the ledger `name`. `writable_data` is false only for
+  // read-only tools (status views).
+  static Status open(const std::string& name, bool writable_data, std::unique_ptr<Ledger>* out,
+                     std::string* message);
+  // Validates a mapped data/config segment pair; used by open and by the
+  // daemon when adopting segments it did not create in this process.
+  static Status validate(const Segment& data, const Segment& config, std::string* message);
+
+  Status begin(std::string_view run_id, const BeginOptions& opts, RunRef* out);
+  // Finds an existing run without creating it.
+  Status find(std::string_view run_id, RunRef* out) const;
+
+  DataHeader* header() const { return header_; }
+  RunSlot* slots() const { return slots_; }
+  uint32_t capacity() const { return capacity_; }
+  const ConfigHeader* config() const { return config_; }
+  const Policy* policies() const { return policies_; }
+  const ModelPrice* models() const { return models_; }
+  const uint32_t* model_index() const { return model_index_; }
+  const std::string& name() const { return name_; }
+
+  // The policy a slot names, or nullptr if its index is out of range
+  // (never trust a slot's bytes).
+  const Policy* policy_of(const RunSlot& s) const {
+    uint32_t n = config_->policy_count;
+    return s.policy < n && n <= uint32_t(kMaxPolicies) ? &policies_[s.policy] : nullptr;
+  }
+
+  // Resolves the policy for `labels`; Status::kInvalidLabels on bad syntax.
+  Status resolve_policy(std::string_view labels, uint16_t* policy) const;
+
+  // Copies the price of `model` (resolving provider prefixes) under the
+  // config seqlock. kUnknownModel if absent, kBusy if the daemon is rewriting.
+  Status find_price(std::string_view model, ModelPrice* out) const;
+
+  Segment& data_segment() { return data_; }
+  Segment& config_segment() { return config_seg_; }
+
+  // Internal: binds pointers to already-validated segments.
+  void bind(Segment data, Segment config, std::string name);
+
+ private:
+  Status probe(std::string_view run_id, uint64_t hash, const BeginOptions* create, uint16_t policy,
+               RunRef* out) const;
+  ProcessIdentity identity() const;
+
+  std::string name_;
+  Segment data_, config_seg_;
+  DataHeader* header_ = nullptr;
+  RunSlot* slots_ = nullptr;
+  uint32_t capacity_ = 0;
+  const ConfigHeader* config_ = nullptr;
+  const Policy* policies_ = nullptr;
+  const ModelPrice* models_ = nullptr;
+  const uint32_t* model_index_ = nullptr;
+  mutable ProcessIdentity self_;
+};
+
+}  // namespace ab

@@ -1,0 +1,179 @@
+#include "run_ops.h"
+
+#include "clock.h"
+
+namespace ab {
+
+// Checks that the handle still names the run it was begun for. Relaxed is
+// enough: we only compare the generation and state, and every counter we
+// touch afterwards is an independent atomic.
+static Status check_handle(const RunRef& r, SlotState* state) {
+  uint64_t w = r.slot->word.load(std::memory_order_relaxed);
+  if (word_generation(w) != r.generation) return Status::kStaleHandle;
+  *state = word_state(w);
+  if (*state == SlotState::kActive || *state == SlotState::kClosed) return Status::kOk;
+  return Status::kStaleHandle;
+}
+
+Nanos effective_hard(const Ledger& l, const RunSlot& s) {
+  Nanos h = s.client_hard.load(std::memory_order_relaxed);
+  if (const Policy* p = l.policy_of(s)) {
+    Nanos ph = p->hard_nanos.load(std::memory_order_relaxed);
+    if (ph < h) h = ph;
+  }
+  return h;
+}
+
+static void mark_event(const Ledger& l, RunSlot& s, uint32_t bits) {
+  uint32_t before = s.pending_events.fetch_or(bits, std::memory_order_release);
+  if ((before & bits) != bits) l.header()->event_hint.fetch_add(1, std::memory_order_release);
+}
+
+Status charge(const Ledger& l, const RunRef& r, Nanos nanos, const Usage* tokens, ChargeResult* out) {
+  if (nanos < 0 || nanos > kMaxAmountNanos) return Status::kInvalidAmount;
+  SlotState st;
+  if (Status e = check_handle(r, &st); e != Status::kOk) return e;
+  if (st == SlotState::kClosed) return Status::kRunClosed;
+  RunSlot& s = *r.slot;
+
+  // fetch_add hands each charge a disjoint interval [old, old+nanos): exactly
+  // one charge can see a threshold inside its interval.
+  Nanos old = s.spent.fetch_add(nanos, std::memory_order_relaxed);
+  if (old > INT64_MAX - nanos) {  // unreachable in practice; never wrap
+    s.spent.fetch_sub(nanos, std::memory_order_relaxed);
+    return Status::kOverflow;
+  }
+  Nanos now = old + nanos;
+  s.calls.fetch_add(1, std::memory_order_relaxed);
+  if (tokens) {
+    if (tokens->input) s.input_tokens.fetch_add(tokens->input, std::memory_order_relaxed);
+    if (tokens->cache_read) s.cached_tokens.fetch_add(tokens->cache_read, std::memory_order_relaxed);
+    uint64_t writes = tokens->cache_write_5m + tokens->cache_write_1h;
+    if (writes) s.cache_write_tokens.fetch_add(writes, std::memory_order_relaxed);
+    if (tokens->output) s.output_tokens.fetch_add(tokens->output, std::memory_order_relaxed);
+    if (tokens->reasoning) s.reasoning_tokens.fetch_add(tokens->reasoning, std::memory_order_relaxed);
+  }
+  uint64_t t = coarse_unix_ns();
+  s.last_charge_unix_ns.store(t, std::memory_order_relaxed);
+  if (s.first_charge_unix_ns.load(std::memory_order_relaxed) == 0) {
+    uint64_t zero = 0;
+    s.first_charge_unix_ns.compare_exchange_strong(zero, t, std::memory_order_relaxed);
+  }
+
+  uint32_t flags = 0, events = 0;
+  for (int k = 0; k < kMaxSoftThresholds; ++k) {
+    Nanos thr = s.soft_nanos[k].load(std::memory_order_relaxed);
+    if (thr == kNoLimit) continue;
+    if (now >= thr) flags |= kChargeOverSoft;
+    if (old < thr && now >= thr) {
+      flags |= kChargeCrossedSoft;
+      events |= soft_event_bit(k);
+    }
+  }
+  Nanos hard = effective_hard(l, s);
+  if (hard != kNoLimit) {
+    if (now >= hard) flags |= kChargeOverHard;
+    if (old < hard && now >= hard) {
+      flags |= kChargeCrossedHard;
+      events |= kEventHard;
+    }
+  }
+  if (events) mark_event(l, s, events);
+  if (out) *out = ChargeResult{flags, now, nanos};
+  return Status::kOk;
+}
+
+Status charge_usage(const Ledger& l, const RunRef& r, std::string_view model, const Usage& usage,
+                    ChargeResult* out) {
+  SlotState st;
+  if (Status e = check_handle(r, &st); e != Status::kOk) return e;
+  if (st == SlotState::kClosed) return Status::kRunClosed;
+  ModelPrice price;
+  Status ps = l.find_price(model, &price);
+  bool unpriced = ps == Status::kUnknownModel;
+  if (ps != Status::kOk && !unpriced) return ps;
+  if (unpriced) {
+    const Policy* p = l.policy_of(*r.slot);
+    mark_event(l, *r.slot, kEventUnpriced);
+    if (!p || p->unknown_model == UnknownModel::kDeny) return Status::kUnknownModel;
+    price = ModelPrice{};
+    price.tier_count = 1;
+    price.tiers[0] = PriceTier{0, p->fallback_input, p->fallback_output, kPriceUnset,
+                               kPriceUnset, kPriceUnset, kPriceUnset};
+  }
+  Nanos cost = 0;
+  if (!price_call(price, usage, &cost) || cost > kMaxAmountNanos) return Status::kInvalidUsage;
+  Status s = charge(l, r, cost, &usage, out);
+  if (s == Status::kOk && unpriced && out) out->flags |= kChargeUnpriced;
+  return s;
+}
+
+Status admit(const Ledger& l, const RunRef& r, Nanos estimate, Decision* out) {
+  if (estimate < 0 || estimate > kMaxAmountNanos) return Status::kInvalidAmount;
+  SlotState st;
+  if (Status e = check_handle(r, &st); e != Status::kOk) return e;
+  const RunSlot& s = *r.slot;
+  Nanos spent = s.spent.load(std::memory_order_relaxed);
+  Nanos hard = effective_hard(l, s);
+  Decision d;
+  d.remaining = hard == kNoLimit ? kNoLimit : (spent < hard ? hard - spent : 0);
+  if (st == SlotState::kClosed) {
+    d.reason = Reason::kClosed;
+  } else if (hard != kNoLimit && (estimate == 0 ? spent >= hard : estimate > hard || spent > hard - estimate)) {
+    d.reason = Reason::kRunHard;
+  } else if (s.pending_events.load(std::memory_order_relaxed) & kEventUnpriced) {
+    // An unpriced call under a deny policy left the run's true spend unknown.
+    const Policy* p = l.policy_of(s);
+    if (!p || p->unknown_model == UnknownModel::kDeny) d.reason = Reason::kUnpriced;
+  }
+  d.allowed = d.reason == Reason::kNone;
+  if (out) *out = d;
+  return d.allowed ? Status::kOk : Status::kDenied;
+}
+
+Status status_of_slot(const Ledger& l, const RunSlot& s, RunStatus* out) {
+  uint64_t w = s.word.load(std::memory_order_acquire);
+  RunStatus st{};
+  st.state = word_state(w);
+  st.generation = word_generation(w);
+  st.policy = s.policy;
+  st.spent = s.spent.load(std::memory_order_relaxed);
+  st.hard = effective_hard(l, s);
+  for (int k = 0; k < kMaxSoftThresholds; ++k) st.soft[k] = s.soft_nanos[k].load(std::memory_order_relaxed);
+  st.calls = s.calls.load(std::memory_order_relaxed);
+  st.input_tokens = s.input_tokens.load(std::memory_order_relaxed);
+  st.cached_tokens = s.cached_tokens.load(std::memory_order_relaxed);
+  st.cache_write_tokens = s.cache_write_tokens.load(std::memory_order_relaxed);
+  st.output_tokens = s.output_tokens.load(std::memory_order_relaxed);
+  st.reasoning_tokens = s.reasoning_tokens.load(std::memory_order_relaxed);
+  st.begun_unix_ns = s.begun_unix_ns;
+  st.first_charge_unix_ns = s.first_charge_unix_ns.load(std::memory_order_relaxed);
+  st.last_charge_unix_ns = s.last_charge_unix_ns.load(std::memory_order_relaxed);
+  st.closed_unix_ns = s.closed_unix_ns.load(std::memory_order_relaxed);
+  st.pending_events = s.pending_events.load(std::memory_order_relaxed);
+  *out = st;
+  return Status::kOk;
+}
+
+Status status(const Ledger& l, const RunRef& r, RunStatus* out) {
+  SlotState st;
+  if (Status e = check_handle(r, &st); e != Status::kOk) return e;
+  return status_of_slot(l, *r.slot, out);
+}
+
+Status end(const Ledger& l, const RunRef& r) {
+  RunSlot& s = *r.slot;
+  uint64_t w = s.word.load(std::memory_order_acquire);
+  for (;;) {
+    if (word_generation(w) != r.generation) return Status::kStaleHandle;
+    if (word_state(w) == SlotState::kClosed) return Status::kOk;
+    if (word_state(w) != SlotState::kActive) return Status::kStaleHandle;
+    s.closed_unix_ns.store(unix_ns(), std::memory_order_relaxed);
+    uint64_t closed = pack_word(SlotState::kClosed, r.generation, word_pid(w));
+    if (s.word.compare_exchange_weak(w, closed, std::memory_order_acq_rel)) break;
+  }
+  mark_event(l, s, kEventClosed);
+  return Status::kOk;
+}
+
+}  // namespace ab

@@ -1,0 +1,266 @@
+// agentbudgetd: configuration, create/adopt, events exactly once across a
+// restart, refusing bad segments, and the real binary's signals.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "config.h"
+#include "daemon.h"
+#include "ledger_owner.h"
+#include "test_ledger.h"
+
+using namespace abtest;
+
+namespace {
+
+struct Capture : ab::EventSink {
+  std::vector<ab::Event> events;
+  void deliver(const ab::Event& e) override { events.push_back(e); }
+  int count(ab::EventKind k) const {
+    int n = 0;
+    for (auto& e : events) n += e.kind == k;
+    return n;
+  }
+};
+
+ab::DaemonConfig config_for(const std::string& ledger) {
+  ab::DaemonConfig c = ab::builtin_default_config();
+  c.ledger = ledger;
+  c.group = "";
+  return c;
+}
+
+std::string write_temp(const std::string& text) {
+  char path[] = "/tmp/abtest-config-XXXXXX";
+  int fd = mkstemp(path);
+  EXPECT_GE(fd, 0);
+  EXPECT_EQ(write(fd, text.data(), text.size()), ssize_t(text.size()));
+  close(fd);
+  return path;
+}
+
+int run_command(const std::string& cmd, std::string* out) {
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  char buf[4096];
+  size_t n;
+  out->clear();
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
+  int status = pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+const std::string kDaemon = std::string(AB_BUILD_DIR) + "/daemon/agentbudgetd";
+
+}  // namespace
+
+TEST(Config, ParsesPoliciesAndMoneyExactly) {
+  const char* text = R"(
+ledger = "abtest-cfg"
+run_capacity = 1024
+group = ""
+[[policy]]
+name = "research"
+hard = "2.50"
+soft = [0.5, 0.8, 0.95]
+match = { agent = "researcher" }
+[[policy]]
+name = "default"
+hard = 0.1
+unknown_model = "deny"
+fallback_input_per_mtok = "30"
+)";
+  ab::DaemonConfig c;
+  std::vector<std::string> errors;
+  ASSERT_TRUE(ab::parse_config(text, "t.toml", &c, &errors)) << (errors.empty() ? "" : errors[0]);
+  EXPECT_EQ(c.ledger, "abtest-cfg");
+  EXPECT_EQ(c.run_capacity, 1024u);
+  ASSERT_EQ(c.policies.size(), 2u);
+  EXPECT_EQ(c.policies[0].name, "default");  // "default" becomes policy 0
+  EXPECT_EQ(c.policies[0].hard, usd("0.10"));
+  EXPECT_EQ(c.policies[0].unknown_model, ab::UnknownModel::kDeny);
+  EXPECT_EQ(c.policies[0].fallback_input, 30'000'000'000);  // fUSD per token
+  EXPECT_EQ(c.policies[1].hard, usd("2.50"));
+  EXPECT_EQ(c.policies[1].soft_permille, (std::vector<uint32_t>{500, 800, 950}));
+  ASSERT_EQ(c.policies[1].matches.size(), 1u);
+  EXPECT_EQ(c.policies[1].matches[0].second, "researcher");
+}
+
+TEST(Config, EveryErrorNamesFileLineAndKey) {
+  struct Case {
+    const char* text;
+    const char* expect;
+  } cases[] = {
+      {"ledger = \"bad name\"\n", "t.toml:1: ledger:"},
+      {"\n\nrun_capacity = 1000\n", "t.toml:3: run_capacity:"},
+      {"[[policy]]\nname = \"p\"\nhard = \"-1\"\n", "t.toml:3: policy[0].hard:"},
+      {"[[policy]]\nname = \"p\"\nhard = \"abc\"\n", "t.toml:3: policy[0].hard:"},
+      {"[[policy]]\nname = \"p\"\nsoft = [1.5]\n", "t.toml:3: policy[0].soft:"},
+      {"[[policy]]\nname = \"p\"\nunknown_model = \"free\"\n", "t.toml:3: policy[0].unknown_model:"},
+      {"[[policy]]\nname = \"p\"\n[[policy]]\nname = \"p\"\n", "policy[1].name: duplicate"},
+      {"colour = \"blue\"\n", "t.toml:1: colour: unknown key"},
+      {"ledger = \n", "t.toml:1: syntax:"},
+  };
+  for (auto& c : cases) {
+    ab::DaemonConfig cfg;
+    std::vector<std::string> errors;
+    EXPECT_FALSE(ab::parse_config(c.text, "t.toml", &cfg, &errors)) << c.text;
+    ASSERT_FALSE(errors.empty()) << c.text;
+    EXPECT_NE(errors[0].find(c.expect), std::string::npos) << errors[0];
+  }
+}
+
+TEST(Daemon, CheckFlagValidatesWithoutStarting) {
+  std::string good = write_temp("[[policy]]\nname = \"default\"\nhard = \"1.00\"\n");
+  std::string bad = write_temp("[[policy]]\nname = \"default\"\nhard = \"one dollar\"\n");
+  std::string out;
+  EXPECT_EQ(run_command(kDaemon + " --check --config " + good, &out), 0) << out;
+  EXPECT_NE(out.find("OK"), std::string::npos);
+  EXPECT_EQ(run_command(kDaemon + " --check --config " + bad, &out), 2);
+  EXPECT_NE(out.find(bad + ":3: policy[0].hard"), std::string::npos) << out;
+  unlink(good.c_str());
+  unlink(bad.c_str());
+}
+
+// Clients keep charging and begin new runs while no daemon runs; the next
+// daemon adopts the live segment (nothing lost) and delivers the crossings
+// that happened meanwhile exactly once.
+TEST(Daemon, RestartAdoptsAndDeliversMissedEventsOnce) {
+  std::string name = unique_ledger_name();
+  Capture first, second;
+  ab_ledger* l = nullptr;
+  ab_run* r = nullptr;
+  {
+    ab::Daemon d(config_for(name));
+    std::string msg;
+    ASSERT_TRUE(d.start(&msg)) << msg;
+    EXPECT_EQ(d.outcome(), ab::OwnOutcome::kCreated);
+    d.add_sink(&first);
+    ASSERT_EQ(ab_ledger_open(name.c_str(), &l), AB_OK);
+    ab_begin_options o = AB_BEGIN_OPTIONS_INIT;
+    o.hard_nanos = usd("1.00");
+    ASSERT_EQ(ab_run_begin(l, "survivor", &o, &r), AB_OK);
+    ASSERT_EQ(ab_charge(r, usd("0.60"), nullptr), AB_OK);  // crosses 50%
+    d.tick(true);
+  }  // daemon gone
+  EXPECT_EQ(first.count(ab::EventKind::kSoftThreshold), 1);
+  ASSERT_EQ(ab_charge(r, usd("0.50"), nullptr), AB_OK);  // crosses 80% and hard, daemon down
+  ab_run* fresh = nullptr;
+  ASSERT_EQ(ab_run_begin(l, "begun-while-down", nullptr, &fresh), AB_OK);
+  ASSERT_EQ(ab_charge(fresh, 7, nullptr), AB_OK);
+  {
+    ab::Daemon d(config_for(name));
+    std::string msg;
+    ASSERT_TRUE(d.start(&msg)) << msg;
+    EXPECT_EQ(d.outcome(), ab::OwnOutcome::kAdopted);
+    d.add_sink(&second);
+    d.tick(true);
+    d.tick(true);
+  }
+  EXPECT_EQ(second.count(ab::EventKind::kSoftThreshold), 1);  // the 80% one only
+  EXPECT_EQ(second.count(ab::EventKind::kHardLimit), 1);
+  ab_run_status st;
+  st.struct_size = sizeof st;
+  ASSERT_EQ(ab_run_status_get(r, &st), AB_OK);
+  EXPECT_EQ(st.spent_nanos, usd("1.10"));
+  ASSERT_EQ(ab_run_status_get(fresh, &st), AB_OK);
+  EXPECT_EQ(st.spent_nanos, 7);
+  ab_run_detach(r);
+  ab_run_detach(fresh);
+  ab_ledger_close(l);
+  ab::remove_ledger(name);
+}
+
+TEST(Daemon, RefusesToAdoptAnIncompatibleSegment) {
+  std::string name = unique_ledger_name();
+  {
+    ab::Daemon d(config_for(name));
+    std::string msg;
+    ASSERT_TRUE(d.start(&msg));
+    d.ledger().header()->fingerprint ^= 1;  // as if written by another layout
+  }
+  ab::Daemon d(config_for(name));
+  std::string msg;
+  EXPECT_FALSE(d.start(&msg));
+  EXPECT_NE(msg.find("refusing to adopt"), std::string::npos) << msg;
+  // Refused, not purged: the segment is still there for the operator.
+  EXPECT_EQ(access(("/dev/shm/" + name + ".v1").c_str(), F_OK), 0);
+  ab::remove_ledger(name);
+}
+
+TEST(Daemon, RecreatesASegmentLeftHalfInitialised) {
+  std::string name = unique_ledger_name();
+  {
+    ab::Daemon d(config_for(name));
+    std::string msg;
+    ASSERT_TRUE(d.start(&msg));
+    d.ledger().header()->ready.store(0);  // died before publishing
+  }
+  ab::Daemon d(config_for(name));
+  std::string msg;
+  ASSERT_TRUE(d.start(&msg)) << msg;
+  EXPECT_EQ(d.outcome(), ab::OwnOutcome::kCreated);
+  ab::remove_ledger(name);
+}
+
+TEST(Daemon, SecondDaemonOnALiveLedgerIsRefused) {
+  TestLedger t;
+  t.daemon().tick(false);  // fresh heartbeat from a live pid (this process)
+  // A different live process claims ownership: the heartbeat says it is alive.
+  pid_t child = fork();
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  t.daemon().ledger().header()->daemon_pid.store(uint32_t(child));
+  ab::Daemon d2(config_for(t.name()));
+  std::string msg;
+  EXPECT_FALSE(d2.start(&msg));
+  EXPECT_NE(msg.find("owned by a running agentbudgetd"), std::string::npos) << msg;
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+}
+
+TEST(Daemon, BinaryStartsOnDefaultsAndStopsOnSigterm) {
+  std::string name = unique_ledger_name();
+  pid_t p = fork();
+  if (p == 0) {
+    execl(kDaemon.c_str(), kDaemon.c_str(), "--ledger", name.c_str(), "--log-level", "warn", (char*)nullptr);
+    _exit(127);
+  }
+  ab_ledger* l = nullptr;
+  for (int i = 0; i < 200 && ab_ledger_open(name.c_str(), &l) != AB_OK; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_NE(l, nullptr) << "daemon did not create the ledger";
+  ab_run* r = nullptr;
+  ASSERT_EQ(ab_run_begin(l, "binary-run", nullptr, &r), AB_OK);
+  ASSERT_EQ(ab_charge(r, 42, nullptr), AB_OK);
+  kill(p, SIGTERM);
+  int status = 0;
+  waitpid(p, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  // The ledger outlives the daemon; clients go on.
+  ASSERT_EQ(ab_charge(r, 8, nullptr), AB_OK);
+  ab_run_status st;
+  st.struct_size = sizeof st;
+  ASSERT_EQ(ab_run_status_get(r, &st), AB_OK);
+  EXPECT_EQ(st.spent_nanos, 50);
+  ab_run_detach(r);
+  ab_ledger_close(l);
+  ab::remove_ledger(name);
+}
+
+TEST(Daemon, BadConfigFileExitsWithTheErrors) {
+  std::string bad = write_temp("run_capacity = \"lots\"\n");
+  std::string out;
+  EXPECT_EQ(run_command(kDaemon + " --config " + bad, &out), 2);
+  EXPECT_NE(out.find(":1: run_capacity"), std::string::npos) << out;
+  EXPECT_EQ(run_command(kDaemon + " --config /nonexistent/x.toml", &out), 2);
+  EXPECT_NE(out.find("cannot read"), std::string::npos) << out;
+  unlink(bad.c_str());
+}

@@ -1,0 +1,73 @@
+#include "test_ledger.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+
+#include "ledger_owner.h"
+#include "money.h"
+
+namespace abtest {
+
+std::string unique_ledger_name() {
+  static std::atomic<int> n{0};
+  return "abtest-" + std::to_string(getpid()) + "-" + std::to_string(n++);
+}
+
+TestLedger::TestLedger(ab::DaemonConfig cfg) : name_(unique_ledger_name()) {
+  cfg.ledger = name_;
+  cfg.group = "";
+  cfg.group_required = false;
+  daemon_ = std::make_unique<ab::Daemon>(cfg);
+  std::string msg;
+  if (!daemon_->start(&msg)) {
+    std::fprintf(stderr, "TestLedger: daemon start failed: %s\n", msg.c_str());
+    std::abort();
+  }
+}
+
+TestLedger::~TestLedger() {
+  daemon_.reset();
+  ab::remove_ledger(name_);
+}
+
+ab_ledger* TestLedger::open() const {
+  ab_ledger* l = nullptr;
+  int rc = ab_ledger_open(name_.c_str(), &l);
+  if (rc != AB_OK) {
+    std::fprintf(stderr, "ab_ledger_open(%s): %s %s\n", name_.c_str(), ab_strerror(rc), ab_last_error_detail());
+    std::abort();
+  }
+  return l;
+}
+
+std::vector<pid_t> fork_children(int n, const std::function<int(int)>& fn) {
+  std::vector<pid_t> pids;
+  for (int i = 0; i < n; ++i) {
+    std::fflush(nullptr);
+    pid_t p = fork();
+    if (p == 0) _exit(fn(i));
+    pids.push_back(p);
+  }
+  return pids;
+}
+
+int wait_all(const std::vector<pid_t>& pids) {
+  int ok = 0;
+  for (pid_t p : pids) {
+    int status = 0;
+    if (waitpid(p, &status, 0) == p && WIFEXITED(status) && WEXITSTATUS(status) == 0) ++ok;
+  }
+  return ok;
+}
+
+int64_t usd(const char* text) {
+  auto v = ab::parse_usd(text);
+  if (!v) std::abort();
+  return *v;
+}
+
+}  // namespace abtest

@@ -1,0 +1,44 @@
+// Test fixtures: a private ledger owned by an in-process daemon, and helpers
+// to run code in forked child processes.
+#pragma once
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agentbudget.h"
+#include "config.h"
+#include "daemon.h"
+
+namespace abtest {
+
+// A unique ledger name for this test process ("abtest-<pid>-<n>").
+std::string unique_ledger_name();
+
+// An in-process daemon on a fresh private ledger, removed at destruction.
+class TestLedger {
+ public:
+  explicit TestLedger(ab::DaemonConfig cfg = ab::builtin_default_config());
+  ~TestLedger();
+  const std::string& name() const { return name_; }
+  ab::Daemon& daemon() { return *daemon_; }
+  // A new C-ABI handle to the ledger; the caller closes it.
+  ab_ledger* open() const;
+
+ private:
+  std::string name_;
+  std::unique_ptr<ab::Daemon> daemon_;
+};
+
+// Forks `n` children running fn(i); each child's return value is its exit
+// code. Returns the pids (not yet waited for).
+std::vector<pid_t> fork_children(int n, const std::function<int(int)>& fn);
+// Waits for all pids; returns how many exited with code 0.
+int wait_all(const std::vector<pid_t>& pids);
+
+// Nanos from a USD decimal string; aborts the test process on bad text.
+int64_t usd(const char* text);
+
+}  // namespace abtest

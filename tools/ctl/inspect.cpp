@@ -1,0 +1,100 @@
+#include "inspect.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "clock.h"
+#include "ledger.h"
+#include "run_ops.h"
+#include "segment.h"
+
+using nlohmann::json;
+
+namespace ab {
+
+static std::unique_ptr<Ledger> open_or_report(const std::string& name) {
+  std::unique_ptr<Ledger> l;
+  std::string msg;
+  Status s = Ledger::open(resolve_ledger_name(name), false, &l, &msg);
+  if (s != Status::kOk) {
+    std::cerr << "agentbudgetctl: " << status_message(s) << (msg.empty() ? "" : " (" + msg + ")") << "\n";
+    return nullptr;
+  }
+  return l;
+}
+
+int show_status(const std::string& ledger, bool as_json) {
+  auto l = open_or_report(ledger);
+  if (!l) return 3;
+  const DataHeader* h = l->header();
+  uint64_t active = 0, closed = 0;
+  for (uint32_t i = 0; i < l->capacity(); ++i) {
+    SlotState st = word_state(l->slots()[i].word.load(std::memory_order_relaxed));
+    active += st == SlotState::kActive;
+    closed += st == SlotState::kClosed;
+  }
+  uint64_t hb = h->heartbeat_unix_ns.load(std::memory_order_relaxed);
+  double age = (double(unix_ns()) - double(hb)) / 1e9;
+  json j = {{"ledger", l->name()},
+            {"layout", std::to_string(h->layout_major) + "." + std::to_string(h->layout_minor)},
+            {"capacity", l->capacity()},
+            {"runs_active", active},
+            {"runs_closed", closed},
+            {"daemon_pid", h->daemon_pid.load()},
+            {"daemon_epoch", h->daemon_epoch.load()},
+            {"heartbeat_age_s", age},
+            {"daemon_alive", age < 3.0},
+            {"policies", l->config()->policy_count},
+            {"models", l->config()->model_count}};
+  if (as_json) {
+    std::cout << j.dump() << "\n";
+  } else {
+    std::printf("ledger %s (layout %s), %u run slots: %llu active, %llu closed\n", l->name().c_str(),
+                j["layout"].get<std::string>().c_str(), l->capacity(), (unsigned long long)active,
+                (unsigned long long)closed);
+    std::printf("daemon pid %u, heartbeat %.1f s ago (%s); %u policies, %u priced models\n",
+                h->daemon_pid.load(), age, age < 3.0 ? "alive" : "NOT RUNNING", l->config()->policy_count,
+                l->config()->model_count);
+  }
+  return 0;
+}
+
+int show_runs(const std::string& ledger, bool as_json, bool include_closed, size_t limit) {
+  auto l = open_or_report(ledger);
+  if (!l) return 3;
+  struct Row {
+    std::string id, policy;
+    RunStatus st;
+  };
+  std::vector<Row> rows;
+  for (uint32_t i = 0; i < l->capacity(); ++i) {
+    const RunSlot& s = l->slots()[i];
+    RunStatus st;
+    status_of_slot(*l, s, &st);
+    if (st.state != SlotState::kActive && !(include_closed && st.state == SlotState::kClosed)) continue;
+    const Policy* p = l->policy_of(s);
+    rows.push_back({std::string(s.id, strnlen(s.id, kRunIdMax)), p ? std::string(p->name, strnlen(p->name, 64)) : "?", st});
+  }
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.st.spent > b.st.spent; });
+  if (rows.size() > limit) rows.resize(limit);
+  if (as_json) {
+    json arr = json::array();
+    for (auto& r : rows)
+      arr.push_back({{"run_id", r.id}, {"policy", r.policy}, {"state", r.st.state == SlotState::kActive ? "active" : "closed"},
+                     {"spent_nanos", r.st.spent}, {"hard_nanos", r.st.hard == kNoLimit ? json(nullptr) : json(r.st.hard)},
+                     {"calls", r.st.calls}});
+    std::cout << arr.dump() << "\n";
+    return 0;
+  }
+  std::printf("%-50s %-12s %-7s %14s %14s %8s\n", "RUN", "POLICY", "STATE", "SPENT", "HARD", "CALLS");
+  for (auto& r : rows)
+    std::printf("%-50.50s %-12.12s %-7s %14s %14s %8llu\n", r.id.c_str(), r.policy.c_str(),
+                r.st.state == SlotState::kActive ? "active" : "closed", ("$" + format_usd(r.st.spent, 4)).c_str(),
+                r.st.hard == kNoLimit ? "-" : ("$" + format_usd(r.st.hard, 2)).c_str(), (unsigned long long)r.st.calls);
+  return 0;
+}
+
+}  // namespace ab

@@ -1,0 +1,56 @@
+// agentbudgetctl: replay real traces through the ledger; inspect it.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "inspect.h"
+#include "money.h"
+#include "replay.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"agentbudgetctl: inspect agentbudget ledgers and replay agent traces"};
+  app.require_subcommand(1);
+  std::string ledger;
+  bool as_json = false;
+  app.add_option("--ledger", ledger, "ledger name (default: $AGENTBUDGET_LEDGER or agentbudget)");
+  app.add_flag("--json", as_json, "machine-readable output");
+
+  auto* status = app.add_subcommand("status", "daemon and ledger health");
+  auto* runs = app.add_subcommand("runs", "runs by spend");
+  bool closed = false;
+  size_t limit = 50;
+  runs->add_flag("--closed", closed, "include ended runs");
+  runs->add_option("--limit", limit, "rows to show");
+
+  auto* replay = app.add_subcommand("replay", "replay recorded agent runs through the live ledger");
+  ab::ReplayOptions ro;
+  std::string budget, soft;
+  replay->add_option("--traces", ro.traces, "directory with calls.jsonl (+ runs.jsonl) files")->required();
+  replay->add_option("--budget", budget, "hard limit per run, USD");
+  replay->add_option("--soft", soft, "soft threshold per run, USD");
+  replay->add_option("--workers", ro.workers, "worker processes (default: cores)")->check(CLI::Range(1, 256));
+  replay->add_option("--labels", ro.labels, "labels for each run, key=value[,key=value]");
+  replay->add_option("--prefix", ro.prefix, "run id prefix (default: replay-<pid>)");
+  replay->add_flag("--quiet", ro.quiet, "summary only");
+  replay->add_flag("--json", as_json, "print the summary as one JSON object");
+
+  CLI11_PARSE(app, argc, argv);
+  if (*status) return ab::show_status(ledger, as_json);
+  if (*runs) return ab::show_runs(ledger, as_json, closed, limit);
+  if (*replay) {
+    auto parse = [](const std::string& text, const char* what, ab::Nanos* out) {
+      if (text.empty()) return true;
+      auto v = ab::parse_usd(text);
+      if (!v) {
+        std::cerr << "replay: --" << what << " '" << text << "' is not a non-negative USD amount\n";
+        return false;
+      }
+      *out = *v;
+      return true;
+    };
+    if (!parse(budget, "budget", &ro.budget) || !parse(soft, "soft", &ro.soft)) return 2;
+    ro.ledger = ledger;
+    ro.json = as_json;
+    return ab::run_replay(ro);
+  }
+  return 2;
+}
