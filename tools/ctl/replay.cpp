@@ -249,8 +249,11 @@ int run_replay(const ReplayOptions& opt) {
     std::cout << "\n" << runs.size() << " runs, " << calls << " of " << total_calls << " calls made, "
               << o.workers << " worker processes\n"
               << "  recorded by the agents: " << usd(recorded) << " (per-call recorded: " << usd(recorded_calls) << ")\n"
-              << "  charged by agentbudget: " << usd(charged) << " (on calls with a recorded cost: "
-              << usd(charged_on_recorded) << ", difference " << format_usd(charged_on_recorded - recorded_calls, 9) << " USD)\n";
+              << "  charged by agentbudget: " << usd(charged);
+    if (o.budget < 0)  // with every call made, the two must agree call for call
+      std::cout << " (on the calls that carry a recorded cost: " << usd(charged_on_recorded) << ", difference "
+                << format_usd(charged_on_recorded - recorded_calls, 9) << " USD)";
+    std::cout << "\n";
     if (o.budget >= 0)
       std::cout << "  budget " << usd(o.budget) << " per run: " << stopped << " runs stopped, " << usd(avoided)
                 << " avoided, max overshoot " << usd(overshoot) << "\n";

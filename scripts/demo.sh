@@ -1,0 +1,58 @@
+#!/bin/sh
+# The main job: agentbudgetd on its built-in default configuration, and the
+# real agent runs bundled in data/traces replayed through the live ledger
+# from several worker processes. Usage: scripts/demo.sh BUILD_DIR
+set -eu
+BUILD="${1:-build}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+D="$BUILD/daemon/agentbudgetd"
+CTL="$BUILD/tools/agentbudgetctl"
+# A ledger of its own, so the demo never touches a production ledger.
+export AGENTBUDGET_LEDGER="agentbudget-demo-$$"
+LOG="$(mktemp /tmp/agentbudgetd-demo.XXXXXX.log)"
+
+"$D" > "$LOG" 2>&1 &
+DPID=$!
+cleanup() {
+  kill "$DPID" 2>/dev/null || true
+  wait "$DPID" 2>/dev/null || true
+  "$D" --remove-ledger > /dev/null 2>&1 || true
+  rm -f "$LOG"
+}
+trap cleanup EXIT INT TERM
+i=0
+until "$CTL" status > /dev/null 2>&1; do
+  i=$((i + 1))
+  if [ $i -gt 100 ] || ! kill -0 "$DPID" 2>/dev/null; then
+    echo "agentbudgetd did not start:"; cat "$LOG"; exit 1
+  fi
+  sleep 0.1
+done
+
+section() { printf '\n=== %s ===\n' "$1"; }
+
+section "agentbudgetd (built-in default configuration)"
+head -n 1 "$LOG"
+"$CTL" status
+
+section "1. Replay every bundled run with no budget: what the agents really cost"
+"$CTL" replay --traces "$ROOT/data/traces" --prefix unlimited --quiet
+
+section "2. The same runs with a \$1.00 hard limit and a \$0.50 soft threshold per run"
+OUT="$(mktemp)"
+"$CTL" replay --traces "$ROOT/data/traces" --budget 1.00 --soft 0.50 --prefix budget1 > "$OUT"
+grep -E "STOPPED|unpriced" "$OUT" | head -n 25
+echo "  ... (runs that finished under budget not shown)"
+tail -n 4 "$OUT"
+rm -f "$OUT"
+
+section "3. A tight \$0.25 budget, as JSON"
+"$CTL" replay --traces "$ROOT/data/traces" --budget 0.25 --prefix budget025 --json
+
+sleep 0.5  # one daemon tick to deliver the last events
+section "What the daemon said (notifications, first 12 of $(grep -cE 'soft_threshold|hard_limit|unpriced_model' "$LOG"))"
+grep -E "soft_threshold|hard_limit|unpriced_model" "$LOG" | head -n 12
+echo "  soft threshold notifications: $(grep -c soft_threshold "$LOG"), hard limit: $(grep -c hard_limit "$LOG"), unpriced model: $(grep -c unpriced_model "$LOG")"
+
+section "The costliest runs in the ledger"
+"$CTL" runs --closed --limit 8

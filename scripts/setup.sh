@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs the Debian 12 packages agentbudget builds with. Idempotent: runs
+# apt-get only when something is missing. Needs root (or sudo).
+set -eu
+PACKAGES="cmake g++ make pkg-config libboost-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+libtomlplusplus-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev"
+
+missing=""
+for p in $PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "setup: installing$missing"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
