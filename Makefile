@@ -1,11 +1,11 @@
 # The two commands of the README:
 #   make demo   set up, build, start agentbudgetd on its built-in defaults and
 #               replay the bundled real agent traces through the ledger
-#   make test   set up, build, run every test (plain and ASan+UBSan builds)
+#   make test   set up, build, run every test (plain, ASan+UBSan and TSan builds)
 JOBS ?= $(shell nproc)
 BUILD_TYPE ?= RelWithDebInfo
 
-.PHONY: all setup build build-asan demo test test-plain test-asan bench clean
+.PHONY: all setup build build-asan build-tsan demo test test-plain test-asan test-tsan bench clean
 
 all: build
 
@@ -20,6 +20,10 @@ build-asan: setup
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAB_SANITIZE=address > /dev/null
 	cmake --build build-asan -j $(JOBS)
 
+build-tsan: setup
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAB_SANITIZE=thread > /dev/null
+	cmake --build build-tsan -j $(JOBS)
+
 demo: build
 	scripts/demo.sh build
 
@@ -30,10 +34,15 @@ test-asan: build-asan
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
-test: test-plain test-asan
+# ThreadSanitizer sees races between threads of one process; the
+# multi-process tests are covered by the plain and ASan runs.
+test-tsan: build-tsan
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) -R "^Threads\\."
+
+test: test-plain test-asan test-tsan
 
 bench: build
 	build/bench/ab_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-tsan

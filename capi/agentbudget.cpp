@@ -8,6 +8,7 @@
 #include <new>
 #include <string>
 
+#include "holds.h"
 #include "ledger.h"
 #include "money.h"
 #include "run_ops.h"
@@ -50,6 +51,9 @@ static_assert(AB_RUN_CLOSED == int(ab::SlotState::kClosed));
 static_assert(AB_CHARGE_OVER_SOFT == ab::kChargeOverSoft && AB_CHARGE_OVER_HARD == ab::kChargeOverHard);
 static_assert(AB_CHARGE_CROSSED_SOFT == ab::kChargeCrossedSoft && AB_CHARGE_CROSSED_HARD == ab::kChargeCrossedHard);
 static_assert(AB_CHARGE_UNPRICED == ab::kChargeUnpriced);
+static_assert(AB_CHARGE_HOLD_EXPIRED == ab::kChargeHoldExpired);
+static_assert(AB_REASON_CALLS == int(ab::Reason::kCalls) && AB_REASON_CONCURRENCY == int(ab::Reason::kConcurrency));
+static_assert(AB_REASON_TOKENS == int(ab::Reason::kTokens) && AB_REASON_DURATION == int(ab::Reason::kDuration));
 static_assert(AB_RUN_ID_MAX == ab::kRunIdMax);
 
 namespace {
@@ -130,6 +134,12 @@ int ab_run_begin(ab_ledger* ledger, const char* run_id, const ab_begin_options* 
     if (opts->struct_size < sizeof(ab_begin_options) || opts->flags != 0) return AB_ERR_INVALID_ARGUMENT;
     if (opts->hard_nanos > ab::kNoLimit - 1 || opts->soft_nanos > ab::kNoLimit - 1)
       return AB_ERR_INVALID_AMOUNT;
+    o.max_calls = opts->max_calls;
+    o.max_in_flight = opts->max_in_flight;
+    o.loop_limit = opts->loop_limit;
+    o.max_duration_s = opts->max_duration_s;
+    o.max_tokens = opts->max_tokens;
+    if (o.loop_limit == 1) return AB_ERR_INVALID_ARGUMENT;  // every call would be its own loop
     o.hard_nanos = opts->hard_nanos < 0 ? -1 : opts->hard_nanos;
     o.soft_nanos = opts->soft_nanos < 0 ? -1 : opts->soft_nanos;
     if (opts->labels) o.labels = opts->labels;
@@ -197,6 +207,56 @@ int ab_admit(ab_run* run, int64_t estimate_nanos, int32_t* reason_out) {
   return code(s);
 }
 
+int ab_admit_fp(ab_run* run, int64_t estimate_nanos, uint64_t fingerprint, int32_t* reason_out) {
+  if (!run) return AB_ERR_INVALID_ARGUMENT;
+  ab::Decision d;
+  ab::Status s = ab::admit_fp(*run->ledger, run->ref, estimate_nanos, fingerprint, &d);
+  if (reason_out) *reason_out = (s == ab::Status::kOk || s == ab::Status::kDenied) ? int32_t(d.reason) : 0;
+  return code(s);
+}
+
+int ab_reserve(ab_run* run, int64_t estimate_nanos, uint64_t fingerprint, ab_hold* hold_out, int32_t* reason_out) {
+  if (!run || !hold_out) return AB_ERR_INVALID_ARGUMENT;
+  ab::HoldRef h;
+  ab::Decision d;
+  ab::Status s = ab::reserve(*run->ledger, run->ref, estimate_nanos, fingerprint, &h, &d);
+  if (reason_out) *reason_out = (s == ab::Status::kOk || s == ab::Status::kDenied) ? int32_t(d.reason) : 0;
+  if (s == ab::Status::kOk) *hold_out = ab_hold{h.index, h.generation};
+  return code(s);
+}
+
+int ab_commit(ab_run* run, ab_hold hold, int64_t actual_nanos, uint32_t* flags_out) {
+  if (!run) return AB_ERR_INVALID_ARGUMENT;
+  ab::ChargeResult r;
+  ab::Status s = ab::commit(*run->ledger, run->ref, ab::HoldRef{hold.index, hold.generation}, actual_nanos, nullptr, &r);
+  if (flags_out) *flags_out = s == ab::Status::kOk ? r.flags : 0;
+  return code(s);
+}
+
+int ab_commit_usage(ab_run* run, ab_hold hold, const char* model, const ab_usage* usage, int64_t* cost_out,
+                    uint32_t* flags_out) {
+  if (!run || !valid_model_name(model)) return AB_ERR_INVALID_ARGUMENT;
+  ab::Usage u;
+  if (int rc = to_usage(usage, &u); rc != AB_OK) return rc;
+  ab::ChargeResult r;
+  ab::Status s = ab::commit_usage(*run->ledger, run->ref, ab::HoldRef{hold.index, hold.generation}, model, u, &r);
+  bool ok = s == ab::Status::kOk;
+  if (cost_out) *cost_out = ok ? r.charged : 0;
+  if (flags_out) *flags_out = ok ? r.flags : 0;
+  return code(s);
+}
+
+int ab_release(ab_run* run, ab_hold hold) {
+  if (!run) return AB_ERR_INVALID_ARGUMENT;
+  return code(ab::release(*run->ledger, run->ref, ab::HoldRef{hold.index, hold.generation}));
+}
+
+int ab_estimate(ab_ledger* ledger, const char* model, uint64_t prompt_tokens, uint64_t max_output_tokens,
+                int64_t* estimate_out) {
+  if (!ledger || !valid_model_name(model) || !estimate_out) return AB_ERR_INVALID_ARGUMENT;
+  return code(ab::estimate_call(*ledger->core, model, prompt_tokens, max_output_tokens, estimate_out));
+}
+
 int ab_run_status_get(ab_run* run, ab_run_status* out) {
   if (!run || !out || out->struct_size < sizeof(ab_run_status)) return AB_ERR_INVALID_ARGUMENT;
   ab::RunStatus st;
@@ -219,6 +279,10 @@ int ab_run_status_get(ab_run* run, ab_run_status* out) {
   out->first_charge_unix_ns = st.first_charge_unix_ns;
   out->last_charge_unix_ns = st.last_charge_unix_ns;
   out->closed_unix_ns = st.closed_unix_ns;
+  out->held_nanos = st.held;
+  out->overshoot_nanos = st.overshoot;
+  out->in_flight = st.in_flight;
+  out->looped = (st.flags & ab::kRunLooped) ? 1 : 0;
   if (const ab::Policy* p = run->ledger->policy_of(*run->ref.slot))
     std::memcpy(out->policy, p->name, strnlen(p->name, sizeof out->policy - 1));
   return AB_OK;

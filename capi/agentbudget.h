@@ -138,9 +138,16 @@ typedef struct ab_begin_options {
   int64_t soft_nanos;   /* < 0: none; else an extra soft threshold */
   const char* labels;   /* NULL or "agent=x,team=y,task=z"; "policy=NAME"
                            names a policy directly. Selects the policy. */
+  /* Other limits of this run; 0 = the policy's. Each can only lower the
+     policy's. Set by the process that creates the run; ignored on attach. */
+  uint32_t max_calls;      /* calls admitted (reservations or charges) */
+  uint32_t max_in_flight;  /* holds outstanding at once */
+  uint32_t loop_limit;     /* deny the call that makes N identical fingerprints in a row */
+  uint32_t max_duration_s; /* seconds since the run began */
+  uint64_t max_tokens;     /* tokens of every kind */
 } ab_begin_options;
 
-#define AB_BEGIN_OPTIONS_INIT {sizeof(ab_begin_options), 0, -1, -1, 0}
+#define AB_BEGIN_OPTIONS_INIT {sizeof(ab_begin_options), 0, -1, -1, 0, 0, 0, 0, 0, 0}
 
 /**
  * Begins the run RUN_ID, or attaches to it if any process already began it:
@@ -177,6 +184,7 @@ AB_API void ab_run_detach(ab_run* run);
 #define AB_CHARGE_CROSSED_SOFT 0x4u  /* this charge crossed a soft threshold */
 #define AB_CHARGE_CROSSED_HARD 0x8u  /* this charge reached the hard limit */
 #define AB_CHARGE_UNPRICED 0x10u     /* priced at the policy's fallback rate */
+#define AB_CHARGE_HOLD_EXPIRED 0x20u /* ab_commit after the hold was reclaimed: recorded as a charge */
 
 /**
  * Records NANOS already spent by one call. Always recorded, even past the
@@ -238,6 +246,80 @@ AB_API int ab_price(ab_ledger* ledger, const char* model, const ab_usage* usage,
  */
 AB_API int ab_admit(ab_run* run, int64_t estimate_nanos, int32_t* reason_out);
 
+/**
+ * Like ab_admit, and also the loop guard: FINGERPRINT (a hash of the call's
+ * action or request; 0 = none) is recorded as the run's latest call, and the
+ * call that makes loop_limit identical fingerprints in a row is denied with
+ * AB_REASON_LOOP (the N-th, not the N+1-th). Lock-free, thread-safe.
+ * @return as ab_admit.
+ */
+AB_API int ab_admit_fp(ab_run* run, int64_t estimate_nanos, uint64_t fingerprint, int32_t* reason_out);
+
+/* ---- Reservations (hot path) ----------------------------------------- */
+
+/** A granted reservation. Plain data: copy it freely; it names one hold
+ *  slot and its generation, so a reclaimed hold is detected. */
+typedef struct ab_hold {
+  uint32_t index;
+  uint32_t generation;
+} ab_hold;
+
+/**
+ * Reserves ESTIMATE_NANOS (the call's worst-case cost) before a call. Granted
+ * only if spent + held + estimate <= hard, so concurrent calls from any
+ * number of processes can never push the run past its hard limit. Also
+ * admits the call: closed, duration, tokens, unpriced, the loop guard
+ * (FINGERPRINT, 0 = none), max calls (a granted hold counts one call) and max
+ * calls in flight. Settle the hold with ab_commit or ab_release. If the
+ * process dies holding it, agentbudgetd releases it within about a second
+ * (the call stays counted); holds older than the policy's lease are
+ * reclaimed too. Lock-free, thread-safe.
+ * @param hold_out receives the hold when granted.
+ * @param reason_out NULL or receives the AB_REASON_* of a denial.
+ * @return AB_OK (granted); AB_DENIED; AB_ERR_INVALID_ARGUMENT;
+ *   AB_ERR_INVALID_AMOUNT; AB_ERR_STALE_HANDLE; AB_ERR_TABLE_FULL (no free
+ *   hold slot).
+ */
+AB_API int ab_reserve(ab_run* run, int64_t estimate_nanos, uint64_t fingerprint, ab_hold* hold_out,
+                      int32_t* reason_out);
+
+/**
+ * Settles HOLD with what the call actually cost. ACTUAL may exceed the
+ * estimate: the excess is recorded (it is money spent) and added to the
+ * run's overshoot. If the hold was reclaimed meanwhile, ACTUAL is still
+ * recorded and AB_CHARGE_HOLD_EXPIRED is set. Flags as ab_charge.
+ * @return AB_OK; AB_ERR_INVALID_ARGUMENT; AB_ERR_INVALID_AMOUNT;
+ *   AB_ERR_RUN_CLOSED; AB_ERR_STALE_HANDLE.
+ */
+AB_API int ab_commit(ab_run* run, ab_hold hold, int64_t actual_nanos, uint32_t* flags_out);
+
+/**
+ * ab_commit with the cost priced from USAGE of MODEL (as ab_charge_usage).
+ * An unknown model under a deny policy releases the hold and returns
+ * AB_ERR_UNKNOWN_MODEL.
+ * @return as ab_commit and ab_charge_usage.
+ */
+AB_API int ab_commit_usage(ab_run* run, ab_hold hold, const char* model, const ab_usage* usage,
+                           int64_t* cost_out, uint32_t* flags_out);
+
+/**
+ * Returns HOLD unused: the call was not made, so it is not counted.
+ * @return AB_OK; AB_ERR_INVALID_ARGUMENT; AB_ERR_STALE_HANDLE (already
+ *   settled or reclaimed).
+ */
+AB_API int ab_release(ab_run* run, ab_hold hold);
+
+/**
+ * Worst-case cost of one call of MODEL with PROMPT_TOKENS of prompt and up to
+ * MAX_OUTPUT_TOKENS of output (0: the model's maximum output from the price
+ * table), all at the highest applicable rates (no cache discount; the long-
+ * context tier the prompt selects; the dearer of output and reasoning).
+ * @return AB_OK; AB_ERR_INVALID_ARGUMENT; AB_ERR_UNKNOWN_MODEL;
+ *   AB_ERR_INVALID_USAGE (no output bound known, or overflow); AB_ERR_BUSY.
+ */
+AB_API int ab_estimate(ab_ledger* ledger, const char* model, uint64_t prompt_tokens, uint64_t max_output_tokens,
+                       int64_t* estimate_out);
+
 #define AB_RUN_ACTIVE 2
 #define AB_RUN_CLOSED 3
 
@@ -258,6 +340,10 @@ typedef struct ab_run_status {
   uint64_t last_charge_unix_ns;
   uint64_t closed_unix_ns;    /* 0 while active */
   char policy[64];            /* name of the run's policy, NUL-terminated */
+  int64_t held_nanos;         /* reserved by outstanding holds */
+  int64_t overshoot_nanos;    /* commits' excess over their estimates */
+  uint32_t in_flight;         /* holds outstanding */
+  uint32_t looped;            /* 1 once the loop guard has denied a call */
 } ab_run_status;
 
 /**

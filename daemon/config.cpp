@@ -91,6 +91,24 @@ void read_policy(const toml::table& t, Reporter& r, PolicyConfig* p, const std::
       if (!read_usd(v, &per_m)) r.at(&v, key, "must be a USD price per 1M tokens such as \"15.00\"");
       // USD per 1M tokens in nanos equals femto-USD per token.
       else (k == "fallback_input_per_mtok" ? p->fallback_input : p->fallback_output) = per_m;
+    } else if (k == "max_calls" || k == "max_tokens" || k == "max_duration_s" || k == "hold_lease_s") {
+      auto i = v.value<int64_t>();
+      if (!i || *i < 0 || *i > int64_t(1) << 40) {
+        r.at(&v, key, "must be a whole number from 0 (unlimited) to 2^40");
+        continue;
+      }
+      uint64_t u = uint64_t(*i);
+      if (k == "max_calls") p->max_calls = u;
+      else if (k == "max_tokens") p->max_tokens = u;
+      else if (k == "max_duration_s") p->max_duration_s = u;
+      else p->hold_lease_s = u;
+    } else if (k == "max_in_flight" || k == "loop_limit") {
+      auto i = v.value<int64_t>();
+      if (!i || *i < 0 || *i > 65535 || (k == "loop_limit" && *i == 1)) {
+        r.at(&v, key, k == "loop_limit" ? "must be 0 (off) or 2-65535" : "must be 0 (unlimited) to 65535");
+        continue;
+      }
+      (k == "max_in_flight" ? p->max_in_flight : p->loop_limit) = uint32_t(*i);
     } else if (k == "match") {
       auto* mt = v.as_table();
       if (!mt || mt->size() > size_t(kMaxPolicyMatches)) {
@@ -139,6 +157,11 @@ bool parse_config(const std::string& text, const std::string& file, DaemonConfig
       if (!i || *i < 16 || *i > int64_t(kMaxRunCapacity) || (*i & (*i - 1)) != 0)
         r.at(&v, key, "must be a power of two between 16 and 16777216");
       else c.run_capacity = uint32_t(*i);
+    } else if (k == "hold_capacity") {
+      auto i = v.value<int64_t>();
+      if (!i || *i < 16 || *i > int64_t(kMaxRunCapacity))
+        r.at(&v, key, "must be between 16 and 16777216");
+      else c.hold_capacity = uint32_t(*i);
     } else if (k == "group") {
       auto s = v.value<std::string>();
       if (!s) r.at(&v, key, "must be a group name");

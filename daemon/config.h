@@ -17,12 +17,19 @@ struct PolicyConfig {
   Femtos fallback_input = 15'000'000'000;   // $15 / 1M tokens
   Femtos fallback_output = 75'000'000'000;  // $75 / 1M tokens
   std::vector<std::pair<std::string, std::string>> matches;
+  uint64_t max_calls = 0;       // 0 = unlimited, for all of these
+  uint64_t max_tokens = 0;
+  uint64_t max_duration_s = 0;
+  uint32_t max_in_flight = 0;
+  uint32_t loop_limit = 0;
+  uint64_t hold_lease_s = 600;  // holds older than this are reclaimed
 };
 
 struct DaemonConfig {
   std::string source = "<built-in default>";
   std::string ledger = "agentbudget";
   uint32_t run_capacity = kDefaultRunCapacity;
+  uint32_t hold_capacity = kDefaultRunCapacity;
   std::string group = "agentbudget";  // clients' group; used if it exists
   bool group_required = false;        // true when the file names one explicitly
   std::string price_table;            // empty: the bundled table

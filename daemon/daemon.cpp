@@ -35,16 +35,25 @@ bool Daemon::start(std::string* message) {
   }
   outcome_ = r.outcome;
   scanner_ = std::make_unique<EventScanner>(*ledger_);
+  reaper_ = std::make_unique<HoldReaper>(*ledger_, self_identity());
   spdlog::info("ledger '{}' {} ({} run slots, {} policies, {} priced models from {}; config {})", cfg_.ledger,
                r.outcome == OwnOutcome::kCreated ? "created" : "adopted", ledger_->capacity(),
                cfg_.policies.size(), model_count_, path, cfg_.source);
   return true;
 }
 
-size_t Daemon::tick(bool force_scan) {
+size_t Daemon::tick(bool force_scan, uint64_t now_unix_ns) {
   DataHeader* h = ledger_->header();
   h->heartbeat_unix_ns.store(unix_ns(), std::memory_order_relaxed);
   ++ticks_;
+  ReapStats r = reaper_->pass(now_unix_ns ? now_unix_ns : unix_ns());
+  reaped_.released_dead += r.released_dead;
+  reaped_.released_lease += r.released_lease;
+  reaped_.repaired += r.repaired;
+  reaped_.pending_repairs = r.pending_repairs;
+  if (r.released_dead || r.released_lease || r.repaired)
+    spdlog::info("holds: released {} of dead processes, {} past their lease; repaired {} interrupted updates",
+                 r.released_dead, r.released_lease, r.repaired);
   return scanner_->scan(sinks_, force_scan);
 }
 

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "event.h"
 #include "event_scanner.h"
+#include "hold_reaper.h"
 #include "ledger_owner.h"
 
 namespace ab {
@@ -26,8 +27,11 @@ class Daemon {
   void run();
   // Thread- and async-signal-safe request to leave run().
   void stop();
-  // One pass of the periodic work (for tests and the loop).
-  size_t tick(bool force_scan);
+  // One pass of the periodic work (for tests and the loop): heartbeat,
+  // hold reclaim and repair, event delivery. Returns events delivered.
+  // `now_unix_ns` (0: the clock) lets tests move time for leases.
+  size_t tick(bool force_scan, uint64_t now_unix_ns = 0);
+  const ReapStats& reaped() const { return reaped_; }
 
   void add_sink(EventSink* sink) { sinks_.push_back(sink); }
   Ledger& ledger() { return *ledger_; }
@@ -39,12 +43,14 @@ class Daemon {
   DaemonConfig cfg_;
   std::unique_ptr<Ledger> ledger_;
   std::unique_ptr<EventScanner> scanner_;
+  std::unique_ptr<HoldReaper> reaper_;
   std::vector<EventSink*> sinks_;
   LogSink log_sink_;
   OwnOutcome outcome_ = OwnOutcome::kCreated;
   size_t model_count_ = 0;
   std::atomic<bool> stopping_{false};
   uint64_t ticks_ = 0;
+  ReapStats reaped_;  // totals since start
 };
 
 }  // namespace ab

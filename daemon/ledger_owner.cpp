@@ -21,6 +21,12 @@ static void fill_policy(Policy* p, const PolicyConfig& pc) {
   p->unknown_model = pc.unknown_model;
   p->fallback_input = pc.fallback_input;
   p->fallback_output = pc.fallback_output;
+  p->max_calls = pc.max_calls;
+  p->max_tokens = pc.max_tokens;
+  p->max_duration_s = pc.max_duration_s;
+  p->max_in_flight = pc.max_in_flight;
+  p->loop_limit = pc.loop_limit;
+  p->hold_lease_s = pc.hold_lease_s;
   p->match_count = uint32_t(std::min<size_t>(pc.matches.size(), kMaxPolicyMatches));
   std::memset(p->matches, 0, sizeof p->matches);
   for (uint32_t m = 0; m < p->match_count; ++m) {
@@ -55,14 +61,16 @@ static gid_t client_gid(const DaemonConfig& cfg) {
   return g ? g->gr_gid : gid_t(-1);
 }
 
-static void init_data_header(DataHeader* h, uint32_t capacity) {
+static void init_data_header(DataHeader* h, uint32_t capacity, uint32_t holds) {
   h->magic = kDataMagic;
   h->layout_major = kLayoutMajor;
   h->layout_minor = kLayoutMinor;
   h->fingerprint = kLayoutFingerprint;
-  h->segment_size = data_segment_size(capacity);
+  h->segment_size = data_segment_size(capacity, holds);
   h->run_capacity = capacity;
+  h->hold_capacity = holds;
   h->runs_offset = sizeof(DataHeader);
+  h->holds_offset = sizeof(DataHeader) + uint64_t(capacity) * sizeof(RunSlot);
   h->created_unix_ns = unix_ns();
   // Slots are zero-filled by creation: every slot is kEmpty, generation 0.
 }
@@ -107,7 +115,7 @@ static OwnResult create(const DaemonConfig& cfg, const std::vector<ModelPrice>& 
   write_config_segment(c, cfg, models);
   c->ready.store(1, std::memory_order_release);
 
-  e = Segment::create(data_segment_name(cfg.ledger), data_segment_size(cfg.run_capacity), 0660, gid, &data,
+  e = Segment::create(data_segment_name(cfg.ledger), data_segment_size(cfg.run_capacity, cfg.hold_capacity), 0660, gid, &data,
                       &r.message);
   if (e != SegmentError::kNone) {
     Segment::remove(config_segment_name(cfg.ledger));
@@ -115,7 +123,7 @@ static OwnResult create(const DaemonConfig& cfg, const std::vector<ModelPrice>& 
     return r;
   }
   auto* h = static_cast<DataHeader*>(data.data());
-  init_data_header(h, cfg.run_capacity);
+  init_data_header(h, cfg.run_capacity, cfg.hold_capacity);
   h->daemon_pid.store(uint32_t(getpid()), std::memory_order_relaxed);
   h->daemon_epoch.store(1, std::memory_order_relaxed);
   h->heartbeat_unix_ns.store(unix_ns(), std::memory_order_relaxed);

@@ -27,7 +27,7 @@ namespace ab {
 inline constexpr uint64_t kDataMagic = 0x3147444255424741ULL;    // "AGBUDG1" LE + '1'
 inline constexpr uint64_t kConfigMagic = 0x3146434255424741ULL;  // "AGBUCF1"
 inline constexpr uint32_t kLayoutMajor = 1;
-inline constexpr uint32_t kLayoutMinor = 0;
+inline constexpr uint32_t kLayoutMinor = 1;
 inline constexpr size_t kCacheLine = 64;
 inline constexpr size_t kRunIdMax = 127;
 inline constexpr uint32_t kDefaultRunCapacity = 65536;
@@ -53,9 +53,10 @@ struct alignas(kCacheLine) DataHeader {
   uint64_t fingerprint;
   uint64_t segment_size;    // bytes, whole object
   uint32_t run_capacity;    // power of two
-  uint32_t reserved0;
+  uint32_t hold_capacity;
   uint64_t runs_offset;     // byte offset of RunSlot[run_capacity]
   uint64_t created_unix_ns;
+  uint64_t holds_offset;    // byte offset of HoldSlot[hold_capacity]
 
   // Daemon liveness, written by the daemon every tick (relaxed).
   alignas(kCacheLine) std::atomic<uint64_t> heartbeat_unix_ns;
@@ -107,11 +108,16 @@ inline constexpr uint32_t word_generation(uint64_t w) { return uint32_t(w >> 32)
 inline constexpr uint32_t word_pid(uint64_t w) { return uint32_t(w); }
 
 // Event bits, set with fetch_or by the one charge that crosses the line.
+enum RunFlag : uint32_t {
+  kRunLooped = 1u << 0,  // the loop guard denied a call
+};
+
 enum EventBit : uint32_t {
   kEventSoft0 = 1u << 0,  // soft threshold k is bit k (k < kMaxSoftThresholds)
   kEventHard = 1u << 8,
   kEventUnpriced = 1u << 9,
   kEventClosed = 1u << 10,
+  kEventLoop = 1u << 11,
 };
 inline constexpr uint32_t soft_event_bit(int k) { return kEventSoft0 << k; }
 
@@ -148,14 +154,70 @@ struct alignas(kCacheLine) RunSlot {
   std::atomic<uint64_t> output_tokens;
   std::atomic<uint64_t> reasoning_tokens;
 
-  // Line 5: reserved for reservations and loop guard (layout minor bumps).
-  alignas(kCacheLine) uint64_t reserved2[8];
+  // Line 5: admission state, written by reservations (CAS) and releases.
+  alignas(kCacheLine) std::atomic<int64_t> held;   // sum of ACTIVE holds' estimates
+  std::atomic<uint32_t> in_flight;                 // holds outstanding
+  std::atomic<uint32_t> flags;                     // RunFlag bits
+  std::atomic<uint64_t> loop_word;                 // fingerprint (48 bits) | repeat count (16 bits)
+  std::atomic<uint64_t> hold_seq;                  // bumped by every hold transition on this run
+  std::atomic<int64_t> overshoot;                  // sum of commits' excess over their estimates
+  // Per-run overrides chosen at begin (0 = the policy's); may only lower it.
+  uint32_t max_calls;
+  uint32_t max_in_flight;
+  uint32_t loop_limit;
+  uint32_t max_duration_s;
+  uint64_t max_tokens;
 };
 static_assert(sizeof(RunSlot) == 6 * kCacheLine);
 static_assert(offsetof(RunSlot, id) == 64);
 static_assert(offsetof(RunSlot, soft_nanos) == 192);
 static_assert(offsetof(RunSlot, spent) == 256);
 static_assert(sizeof(DataHeader) == 4 * kCacheLine);
+
+// ---------------------------------------------------------------------------
+// Hold slot: one reservation (reserve -> commit | release).
+//
+// `word` packs state (8) | generation (24) | owner pid (32), like RunSlot.
+// States and their writers (every transition is a CAS on `word`):
+//   kHoldFree       --reserver-->            kHoldReserving
+//   kHoldReserving  --reserver, granted-->   kHoldActive
+//   kHoldReserving  --reserver, denied-->    kHoldFree (generation+1)
+//   kHoldActive     --owner commit-->        kHoldCommitting --owner--> kHoldFree
+//   kHoldActive     --owner release-->       kHoldReleasing  --owner--> kHoldFree
+//   kHoldActive     --daemon, owner dead or lease over--> kHoldReleasing (pid = daemon)
+//   any transitional state whose owner died --daemon repair--> kHoldFree
+// The fields below `word` are written by the owner while it holds the slot
+// in kHoldReserving and are read-only afterwards. `stage` records how far a
+// transition got (StageBit), so the daemon can repair one interrupted by a
+// SIGKILL: counters it cannot tell apart are recomputed from the ACTIVE
+// holds while no live process is changing them.
+enum class HoldState : uint8_t { kFree = 0, kReserving = 1, kActive = 2, kCommitting = 3, kReleasing = 4 };
+
+enum StageBit : uint32_t {
+  kStageCalls = 1u << 0,     // run.calls incremented
+  kStageInFlight = 1u << 1,  // run.in_flight incremented
+  kStageHeld = 1u << 2,      // run.held incremented
+  kStageSpent = 1u << 3,     // commit: run.spent incremented
+};
+
+struct alignas(kCacheLine) HoldSlot {
+  std::atomic<uint64_t> word;
+  std::atomic<uint64_t> owner_start_ticks;
+  uint32_t run_index;
+  uint32_t run_generation;
+  int64_t estimate;
+  std::atomic<int64_t> actual;        // set before kHoldCommitting's run updates
+  uint64_t created_unix_ns;
+  uint64_t fingerprint;
+  std::atomic<uint32_t> stage;        // StageBit progress of the current transition
+  uint32_t reserved0;
+};
+static_assert(sizeof(HoldSlot) == kCacheLine);
+
+inline constexpr uint64_t pack_hold(HoldState s, uint32_t gen, uint32_t pid) {
+  return (uint64_t(s) << 56) | (uint64_t(gen & 0xFFFFFFu) << 32) | pid;
+}
+inline constexpr HoldState hold_state(uint64_t w) { return HoldState(w >> 56); }
 
 // ---------------------------------------------------------------------------
 // Config segment: written only by the daemon, mapped read-only by clients.
@@ -181,8 +243,14 @@ struct alignas(kCacheLine) Policy {
   Femtos fallback_input;   // per-token rates used for unpriced models
   Femtos fallback_output;
   uint32_t match_count;    // all matches must hold; 0 = matches anything
-  uint32_t reserved0;
+  uint32_t max_in_flight;  // 0 = unlimited
   PolicyMatch matches[kMaxPolicyMatches];
+  uint64_t max_calls;      // 0 = unlimited
+  uint64_t max_tokens;     // all token kinds; 0 = unlimited
+  uint64_t max_duration_s; // since the run began; 0 = unlimited
+  uint64_t hold_lease_s;   // holds older than this are reclaimed; 0 = never
+  uint32_t loop_limit;     // deny the call that makes N identical fingerprints in a row; 0 = off
+  uint32_t reserved1;
 };
 
 struct alignas(kCacheLine) ConfigHeader {
@@ -217,7 +285,8 @@ inline constexpr uint64_t kLayoutFingerprint = [] {
   for (uint64_t v : {uint64_t(sizeof(DataHeader)), uint64_t(sizeof(RunSlot)),
                      uint64_t(offsetof(RunSlot, spent)), uint64_t(offsetof(RunSlot, soft_nanos)),
                      uint64_t(offsetof(DataHeader, ready)), uint64_t(sizeof(ConfigHeader)),
-                     uint64_t(sizeof(Policy)), uint64_t(sizeof(ModelPrice)),
+                     uint64_t(sizeof(Policy)), uint64_t(sizeof(ModelPrice)), uint64_t(sizeof(HoldSlot)),
+                     uint64_t(offsetof(RunSlot, held)), uint64_t(offsetof(DataHeader, holds_offset)),
                      uint64_t(kMaxPolicies), uint64_t(kMaxModels), uint64_t(kRunIdMax),
                      uint64_t(kLayoutMajor), uint64_t(kLayoutMinor)})
     h = fnv1a(h, v);
@@ -225,7 +294,7 @@ inline constexpr uint64_t kLayoutFingerprint = [] {
 }();
 
 // Sizes of the two segments for a given capacity.
-uint64_t data_segment_size(uint32_t run_capacity);
+uint64_t data_segment_size(uint32_t run_capacity, uint32_t hold_capacity);
 uint64_t config_segment_size(uint32_t model_index_capacity);
 inline constexpr uint32_t kModelIndexCapacity = 8192;  // 2x kMaxModels
 

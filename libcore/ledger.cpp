@@ -43,10 +43,11 @@ Status Ledger::validate(const Segment& data, const Segment& config, std::string*
                std::to_string(kLayoutMajor) + "." + std::to_string(kLayoutMinor);
     return Status::kIncompatible;
   }
-  uint32_t cap = h->run_capacity;
-  if (cap == 0 || cap > kMaxRunCapacity || (cap & (cap - 1)) != 0 ||
-      h->runs_offset != sizeof(DataHeader) || h->segment_size != data_segment_size(cap) ||
-      data.size() < h->segment_size) {
+  uint32_t cap = h->run_capacity, holds = h->hold_capacity;
+  if (cap == 0 || cap > kMaxRunCapacity || (cap & (cap - 1)) != 0 || holds == 0 || holds > kMaxRunCapacity ||
+      h->runs_offset != sizeof(DataHeader) ||
+      h->holds_offset != sizeof(DataHeader) + uint64_t(cap) * sizeof(RunSlot) ||
+      h->segment_size != data_segment_size(cap, holds) || data.size() < h->segment_size) {
     *message = "data segment header is inconsistent (capacity " + std::to_string(cap) + ", size " +
                std::to_string(data.size()) + ")";
     return Status::kCorrupt;
@@ -89,6 +90,8 @@ void Ledger::bind(Segment data, Segment config, std::string name) {
   header_ = static_cast<DataHeader*>(data_.data());
   slots_ = reinterpret_cast<RunSlot*>(static_cast<char*>(data_.data()) + header_->runs_offset);
   capacity_ = header_->run_capacity;
+  holds_ = reinterpret_cast<HoldSlot*>(static_cast<char*>(data_.data()) + header_->holds_offset);
+  hold_capacity_ = header_->hold_capacity;
   auto* base = static_cast<const char*>(config_seg_.data());
   config_ = reinterpret_cast<const ConfigHeader*>(base);
   policies_ = reinterpret_cast<const Policy*>(base + config_->policies_offset);
@@ -242,6 +245,17 @@ Status Ledger::probe(std::string_view run_id, uint64_t hash, const BeginOptions*
         s.cache_write_tokens.store(0, std::memory_order_relaxed);
         s.output_tokens.store(0, std::memory_order_relaxed);
         s.reasoning_tokens.store(0, std::memory_order_relaxed);
+        s.held.store(0, std::memory_order_relaxed);
+        s.in_flight.store(0, std::memory_order_relaxed);
+        s.flags.store(0, std::memory_order_relaxed);
+        s.loop_word.store(0, std::memory_order_relaxed);
+        s.hold_seq.store(0, std::memory_order_relaxed);
+        s.overshoot.store(0, std::memory_order_relaxed);
+        s.max_calls = create->max_calls;
+        s.max_in_flight = create->max_in_flight;
+        s.loop_limit = create->loop_limit;
+        s.max_duration_s = create->max_duration_s;
+        s.max_tokens = create->max_tokens;
         // Publish: everything above happens-before any acquire load of kActive.
         s.word.store(pack_word(SlotState::kActive, word_generation(w), me.pid), std::memory_order_release);
         *out = RunRef{&s, idx, word_generation(w), true};

@@ -17,6 +17,9 @@ namespace ab {
 struct BeginOptions {
   Nanos hard_nanos = -1;  // < 0: the policy's limit; otherwise may only lower it
   Nanos soft_nanos = -1;  // < 0: none; an extra absolute soft threshold
+  // Other limits; 0 = the policy's. Each may only lower the policy's.
+  uint32_t max_calls = 0, max_in_flight = 0, loop_limit = 0, max_duration_s = 0;
+  uint64_t max_tokens = 0;
   std::string_view labels;  // "key=value,key=value"; "policy=NAME" selects by name
 };
 
@@ -46,6 +49,8 @@ class Ledger {
   DataHeader* header() const { return header_; }
   RunSlot* slots() const { return slots_; }
   uint32_t capacity() const { return capacity_; }
+  HoldSlot* holds() const { return holds_; }
+  uint32_t hold_capacity() const { return hold_capacity_; }
   const ConfigHeader* config() const { return config_; }
   const Policy* policies() const { return policies_; }
   const ModelPrice* models() const { return models_; }
@@ -69,19 +74,23 @@ class Ledger {
   Segment& data_segment() { return data_; }
   Segment& config_segment() { return config_seg_; }
 
+  // This process's identity, refreshed after fork.
+  ProcessIdentity identity() const;
+
   // Internal: binds pointers to already-validated segments.
   void bind(Segment data, Segment config, std::string name);
 
  private:
   Status probe(std::string_view run_id, uint64_t hash, const BeginOptions* create, uint16_t policy,
                RunRef* out) const;
-  ProcessIdentity identity() const;
 
   std::string name_;
   Segment data_, config_seg_;
   DataHeader* header_ = nullptr;
   RunSlot* slots_ = nullptr;
   uint32_t capacity_ = 0;
+  HoldSlot* holds_ = nullptr;
+  uint32_t hold_capacity_ = 0;
   const ConfigHeader* config_ = nullptr;
   const Policy* policies_ = nullptr;
   const ModelPrice* models_ = nullptr;

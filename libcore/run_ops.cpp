@@ -1,6 +1,7 @@
 #include "run_ops.h"
 
 #include "clock.h"
+#include "run_limits.h"
 
 namespace ab {
 
@@ -24,12 +25,13 @@ Nanos effective_hard(const Ledger& l, const RunSlot& s) {
   return h;
 }
 
-static void mark_event(const Ledger& l, RunSlot& s, uint32_t bits) {
+void mark_event(const Ledger& l, RunSlot& s, uint32_t bits) {
   uint32_t before = s.pending_events.fetch_or(bits, std::memory_order_release);
   if ((before & bits) != bits) l.header()->event_hint.fetch_add(1, std::memory_order_release);
 }
 
-Status charge(const Ledger& l, const RunRef& r, Nanos nanos, const Usage* tokens, ChargeResult* out) {
+Status charge(const Ledger& l, const RunRef& r, Nanos nanos, const Usage* tokens, ChargeResult* out,
+              bool count_call) {
   if (nanos < 0 || nanos > kMaxAmountNanos) return Status::kInvalidAmount;
   SlotState st;
   if (Status e = check_handle(r, &st); e != Status::kOk) return e;
@@ -44,7 +46,7 @@ Status charge(const Ledger& l, const RunRef& r, Nanos nanos, const Usage* tokens
     return Status::kOverflow;
   }
   Nanos now = old + nanos;
-  s.calls.fetch_add(1, std::memory_order_relaxed);
+  if (count_call) s.calls.fetch_add(1, std::memory_order_relaxed);
   if (tokens) {
     if (tokens->input) s.input_tokens.fetch_add(tokens->input, std::memory_order_relaxed);
     if (tokens->cache_read) s.cached_tokens.fetch_add(tokens->cache_read, std::memory_order_relaxed);
@@ -83,11 +85,9 @@ Status charge(const Ledger& l, const RunRef& r, Nanos nanos, const Usage* tokens
   return Status::kOk;
 }
 
-Status charge_usage(const Ledger& l, const RunRef& r, std::string_view model, const Usage& usage,
-                    ChargeResult* out) {
-  SlotState st;
-  if (Status e = check_handle(r, &st); e != Status::kOk) return e;
-  if (st == SlotState::kClosed) return Status::kRunClosed;
+Status price_for_run(const Ledger& l, const RunRef& r, std::string_view model, const Usage& usage, Nanos* cost,
+                     uint32_t* extra_flags) {
+  *extra_flags = 0;
   ModelPrice price;
   Status ps = l.find_price(model, &price);
   bool unpriced = ps == Status::kUnknownModel;
@@ -100,11 +100,22 @@ Status charge_usage(const Ledger& l, const RunRef& r, std::string_view model, co
     price.tier_count = 1;
     price.tiers[0] = PriceTier{0, p->fallback_input, p->fallback_output, kPriceUnset,
                                kPriceUnset, kPriceUnset, kPriceUnset};
+    *extra_flags = kChargeUnpriced;
   }
+  if (!price_call(price, usage, cost) || *cost > kMaxAmountNanos) return Status::kInvalidUsage;
+  return Status::kOk;
+}
+
+Status charge_usage(const Ledger& l, const RunRef& r, std::string_view model, const Usage& usage,
+                    ChargeResult* out) {
+  SlotState st;
+  if (Status e = check_handle(r, &st); e != Status::kOk) return e;
+  if (st == SlotState::kClosed) return Status::kRunClosed;
   Nanos cost = 0;
-  if (!price_call(price, usage, &cost) || cost > kMaxAmountNanos) return Status::kInvalidUsage;
+  uint32_t extra = 0;
+  if (Status ps = price_for_run(l, r, model, usage, &cost, &extra); ps != Status::kOk) return ps;
   Status s = charge(l, r, cost, &usage, out);
-  if (s == Status::kOk && unpriced && out) out->flags |= kChargeUnpriced;
+  if (s == Status::kOk && out) out->flags |= extra;
   return s;
 }
 
@@ -113,14 +124,23 @@ Status admit(const Ledger& l, const RunRef& r, Nanos estimate, Decision* out) {
   SlotState st;
   if (Status e = check_handle(r, &st); e != Status::kOk) return e;
   const RunSlot& s = *r.slot;
-  Nanos spent = s.spent.load(std::memory_order_relaxed);
+  Nanos held = s.held.load(std::memory_order_acquire);
+  Nanos spent = s.spent.load(std::memory_order_acquire);
   Nanos hard = effective_hard(l, s);
+  Nanos used = spent + held;
   Decision d;
-  d.remaining = hard == kNoLimit ? kNoLimit : (spent < hard ? hard - spent : 0);
+  d.remaining = hard == kNoLimit ? kNoLimit : (used < hard ? hard - used : 0);
+  RunLimits lim = limits_of(l, s);
   if (st == SlotState::kClosed) {
     d.reason = Reason::kClosed;
-  } else if (hard != kNoLimit && (estimate == 0 ? spent >= hard : estimate > hard || spent > hard - estimate)) {
+  } else if (hard != kNoLimit && (estimate == 0 ? used >= hard : estimate > hard || used > hard - estimate)) {
     d.reason = Reason::kRunHard;
+  } else if (lim.max_calls && s.calls.load(std::memory_order_relaxed) >= lim.max_calls) {
+    d.reason = Reason::kCalls;
+  } else if (lim.max_in_flight && s.in_flight.load(std::memory_order_relaxed) >= lim.max_in_flight) {
+    d.reason = Reason::kConcurrency;
+  } else if (Reason why = static_limit_reason(s, lim); why != Reason::kNone) {
+    d.reason = why;
   } else if (s.pending_events.load(std::memory_order_relaxed) & kEventUnpriced) {
     // An unpriced call under a deny policy left the run's true spend unknown.
     const Policy* p = l.policy_of(s);
@@ -131,6 +151,21 @@ Status admit(const Ledger& l, const RunRef& r, Nanos estimate, Decision* out) {
   return d.allowed ? Status::kOk : Status::kDenied;
 }
 
+Status admit_fp(const Ledger& l, const RunRef& r, Nanos estimate, uint64_t fingerprint, Decision* out) {
+  Status s = admit(l, r, estimate, out);
+  if (s != Status::kOk) return s;
+  if (loop_denies(*r.slot, fingerprint, limits_of(l, *r.slot).loop_limit)) {
+    note_loop(l, *r.slot);
+    if (out) *out = Decision{false, Reason::kLoop, out->remaining};
+    return Status::kDenied;
+  }
+  return Status::kOk;
+}
+
+void note_loop(const Ledger& l, RunSlot& s) {
+  if (!(s.flags.fetch_or(kRunLooped, std::memory_order_relaxed) & kRunLooped)) mark_event(l, s, kEventLoop);
+}
+
 Status status_of_slot(const Ledger& l, const RunSlot& s, RunStatus* out) {
   uint64_t w = s.word.load(std::memory_order_acquire);
   RunStatus st{};
@@ -138,6 +173,10 @@ Status status_of_slot(const Ledger& l, const RunSlot& s, RunStatus* out) {
   st.generation = word_generation(w);
   st.policy = s.policy;
   st.spent = s.spent.load(std::memory_order_relaxed);
+  st.held = s.held.load(std::memory_order_relaxed);
+  st.overshoot = s.overshoot.load(std::memory_order_relaxed);
+  st.in_flight = s.in_flight.load(std::memory_order_relaxed);
+  st.flags = s.flags.load(std::memory_order_relaxed);
   st.hard = effective_hard(l, s);
   for (int k = 0; k < kMaxSoftThresholds; ++k) st.soft[k] = s.soft_nanos[k].load(std::memory_order_relaxed);
   st.calls = s.calls.load(std::memory_order_relaxed);

@@ -20,6 +20,7 @@ enum ChargeFlag : uint32_t {
   kChargeCrossedSoft = 1u << 2,   // this charge crossed a soft threshold
   kChargeCrossedHard = 1u << 3,   // this charge reached the hard limit
   kChargeUnpriced = 1u << 4,      // priced at the policy's fallback rate
+  kChargeHoldExpired = 1u << 5,   // commit after the hold was reclaimed: recorded as a charge
 };
 
 struct ChargeResult {
@@ -38,7 +39,8 @@ struct RunStatus {
   SlotState state;
   uint32_t generation;
   uint16_t policy;
-  Nanos spent, hard, soft[kMaxSoftThresholds];
+  Nanos spent, held, overshoot, hard, soft[kMaxSoftThresholds];
+  uint32_t in_flight, flags;
   uint64_t calls, input_tokens, cached_tokens, cache_write_tokens, output_tokens, reasoning_tokens;
   uint64_t begun_unix_ns, first_charge_unix_ns, last_charge_unix_ns, closed_unix_ns;
   uint32_t pending_events;
@@ -50,7 +52,15 @@ Nanos effective_hard(const Ledger& l, const RunSlot& s);
 
 // Records `nanos` (one call) against the run, always, even past the limit.
 // `tokens` may be null. kInvalidAmount for nanos < 0 or > kMaxAmountNanos.
-Status charge(const Ledger& l, const RunRef& r, Nanos nanos, const Usage* tokens, ChargeResult* out);
+// `count_call` is false for commits: a reservation counted the call already.
+Status charge(const Ledger& l, const RunRef& r, Nanos nanos, const Usage* tokens, ChargeResult* out,
+              bool count_call = true);
+
+// Prices `usage` of `model` for this run: the price table, or for an
+// unknown model the policy's fallback rate (extra_flags = kChargeUnpriced)
+// or kUnknownModel under a deny policy. Marks the unpriced_model event.
+Status price_for_run(const Ledger& l, const RunRef& r, std::string_view model, const Usage& usage, Nanos* cost,
+                     uint32_t* extra_flags);
 
 // Prices `usage` for `model` with the ledger's price table, then charges it.
 // Unknown model: per the run's policy, kUnknownModel (nothing recorded, the
@@ -60,11 +70,24 @@ Status charge_usage(const Ledger& l, const RunRef& r, std::string_view model, co
                     ChargeResult* out);
 
 // Would a call costing up to `estimate` be allowed now? With estimate 0 it
-// asks "is any budget left" (spent < hard); else spent + estimate <= hard.
+// asks "is any budget left" (spent + held < hard); else spent + held +
+// estimate <= hard. Also denies on max calls, tokens, duration and calls in
+// flight. Reserves nothing and changes nothing.
 Status admit(const Ledger& l, const RunRef& r, Nanos estimate, Decision* out);
+
+// admit() plus the loop guard: records `fingerprint` (0 = none) as the
+// run's latest call; the call that makes loop_limit identical ones in a row
+// is denied with Reason::kLoop.
+Status admit_fp(const Ledger& l, const RunRef& r, Nanos estimate, uint64_t fingerprint, Decision* out);
 
 Status status(const Ledger& l, const RunRef& r, RunStatus* out);
 Status status_of_slot(const Ledger& l, const RunSlot& s, RunStatus* out);
+
+// Sets event bits on the run (fetch_or) and bumps the daemon's hint if any
+// bit is new. The one caller that sets a bit first is the one that crossed.
+void mark_event(const Ledger& l, RunSlot& s, uint32_t bits);
+// Flags the run as looped and marks the loop_detected event once.
+void note_loop(const Ledger& l, RunSlot& s);
 
 // Ends the run for every process: later admissions are denied (kClosed),
 // later charges refused with kRunClosed. Idempotent.

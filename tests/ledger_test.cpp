@@ -29,7 +29,9 @@ TEST(Layout, SharedStructsArePinned) {
   EXPECT_TRUE(std::atomic<uint64_t>::is_always_lock_free);
   EXPECT_TRUE(std::atomic<uint32_t>::is_always_lock_free);
   EXPECT_NE(ab::kLayoutFingerprint, 0u);
-  EXPECT_EQ(ab::data_segment_size(65536), 256u + 65536u * 384u);
+  EXPECT_EQ(ab::data_segment_size(65536, 1024), 256u + 65536u * 384u + 1024u * 64u);
+  EXPECT_EQ(sizeof(ab::HoldSlot), 64u);
+  EXPECT_EQ(offsetof(ab::RunSlot, held), 320u);
 }
 
 TEST(Layout, WordPackingRoundTrips) {
@@ -88,6 +90,8 @@ TEST(Ledger, ValidationRefusesDamagedHeaders) {
   EXPECT_EQ(open_after([](ab::DataHeader* h) { h->run_capacity = 1000; }), ab::Status::kCorrupt);
   EXPECT_EQ(open_after([](ab::DataHeader* h) { h->run_capacity = 1u << 30; }), ab::Status::kCorrupt);
   EXPECT_EQ(open_after([](ab::DataHeader* h) { h->runs_offset = 12; }), ab::Status::kCorrupt);
+  EXPECT_EQ(open_after([](ab::DataHeader* h) { h->holds_offset += 64; }), ab::Status::kCorrupt);
+  EXPECT_EQ(open_after([](ab::DataHeader* h) { h->hold_capacity = 0; }), ab::Status::kCorrupt);
   EXPECT_EQ(open_after([](ab::DataHeader* h) { h->ready.store(0); }), ab::Status::kNotReady);
 }
 

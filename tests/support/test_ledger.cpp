@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <spdlog/spdlog.h>
+
 #include "ledger_owner.h"
 #include "money.h"
 
@@ -18,6 +20,8 @@ std::string unique_ledger_name() {
 }
 
 TestLedger::TestLedger(ab::DaemonConfig cfg) : name_(unique_ledger_name()) {
+  // Event lines would drown test output; AB_TEST_LOG=1 shows them.
+  if (!std::getenv("AB_TEST_LOG")) spdlog::set_level(spdlog::level::err);
   cfg.ledger = name_;
   cfg.group = "";
   cfg.group_required = false;

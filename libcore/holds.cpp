@@ -1,0 +1,239 @@
+#include "holds.h"
+
+#include <atomic>
+
+#include "clock.h"
+#include "run_limits.h"
+
+namespace ab {
+namespace {
+
+constexpr int kCasRetries = 256;
+
+// Increments `c` if it is below `max` (0 = unlimited).
+template <class T>
+bool increment_below(std::atomic<T>& c, uint64_t max) {
+  T v = c.load(std::memory_order_relaxed);
+  for (int i = 0; i < kCasRetries; ++i) {
+    if (max && uint64_t(v) >= max) return false;
+    if (c.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel)) return true;
+  }
+  return false;
+}
+
+// spent + held + estimate <= hard, without overflow.
+bool fits(Nanos spent, Nanos held, Nanos estimate, Nanos hard) {
+  if (hard == kNoLimit) return true;
+  if (estimate > hard || held > hard - estimate) return false;
+  return spent <= hard - estimate - held;
+}
+
+// Adds `estimate` to run.held if it fits. The held load comes before the
+// spent load and a commit adds to spent before it subtracts from held, so
+// the pair never under-counts; if spent moved between our load and our CAS,
+// we check again with fresh values and undo on failure.
+bool add_held(const Ledger& l, RunSlot& s, Nanos estimate) {
+  for (int i = 0; i < kCasRetries; ++i) {
+    Nanos held = s.held.load(std::memory_order_acquire);
+    Nanos spent = s.spent.load(std::memory_order_acquire);
+    Nanos hard = effective_hard(l, s);
+    if (!fits(spent, held, estimate, hard)) return false;
+    if (!s.held.compare_exchange_weak(held, held + estimate, std::memory_order_acq_rel)) continue;
+    Nanos spent2 = s.spent.load(std::memory_order_acquire);
+    if (spent2 == spent) return true;
+    Nanos held2 = s.held.load(std::memory_order_acquire);
+    if (fits(spent2, held2 - estimate, estimate, hard)) return true;
+    s.held.fetch_sub(estimate, std::memory_order_acq_rel);
+  }
+  return false;
+}
+
+// Claims a free hold slot, starting at a per-thread rotating position so
+// that threads rarely contend for the same slot.
+HoldSlot* claim_hold(const Ledger& l, uint32_t pid, uint32_t* index) {
+  static thread_local uint32_t cursor = uint32_t(uintptr_t(&cursor) >> 6) * 2654435761u;
+  const uint32_t cap = l.hold_capacity();
+  for (uint32_t n = 0; n < cap; ++n) {
+    uint32_t i = (cursor + n) % cap;
+    HoldSlot& h = l.holds()[i];
+    uint64_t w = h.word.load(std::memory_order_relaxed);
+    if (hold_state(w) != HoldState::kFree) continue;
+    uint64_t mine = pack_hold(HoldState::kReserving, word_generation(w), pid);
+    if (h.word.compare_exchange_strong(w, mine, std::memory_order_seq_cst)) {
+      cursor = i + 1;
+      *index = i;
+      return &h;
+    }
+  }
+  return nullptr;
+}
+
+void free_hold(HoldSlot& h) {
+  uint64_t w = h.word.load(std::memory_order_relaxed);
+  h.word.store(pack_hold(HoldState::kFree, word_generation(w) + 1, 0), std::memory_order_release);
+}
+
+// Validates a hold handle against the run and moves it ACTIVE -> `to`.
+HoldSlot* take_hold(const Ledger& l, const RunRef& r, HoldRef ref, HoldState to, uint32_t pid) {
+  if (ref.index >= l.hold_capacity()) return nullptr;
+  HoldSlot& h = l.holds()[ref.index];
+  uint64_t w = h.word.load(std::memory_order_acquire);
+  if (hold_state(w) != HoldState::kActive || word_generation(w) != ref.generation) return nullptr;
+  if (h.run_index != r.index || h.run_generation != r.generation) return nullptr;
+  if (!h.word.compare_exchange_strong(w, pack_hold(to, ref.generation, pid), std::memory_order_seq_cst))
+    return nullptr;
+  return &h;
+}
+
+}  // namespace
+
+Status reserve(const Ledger& l, const RunRef& r, Nanos estimate, uint64_t fingerprint, HoldRef* out, Decision* d) {
+  if (estimate < 0 || estimate > kMaxAmountNanos) return Status::kInvalidAmount;
+  Decision dec;
+  Status s = admit(l, r, estimate, &dec);
+  if (s != Status::kOk && s != Status::kDenied) return s;
+  RunSlot& run = *r.slot;
+  RunLimits lim = limits_of(l, run);
+  auto deny = [&](Reason why) {
+    dec.allowed = false;
+    dec.reason = why;
+    if (d) *d = dec;
+    return Status::kDenied;
+  };
+  if (!dec.allowed) return deny(dec.reason);
+  if (loop_denies(run, fingerprint, lim.loop_limit)) {
+    note_loop(l, run);
+    return deny(Reason::kLoop);
+  }
+
+  ProcessIdentity me = l.identity();
+  uint32_t index = 0;
+  HoldSlot* h = claim_hold(l, me.pid, &index);
+  if (!h) return Status::kTableFull;
+  h->owner_start_ticks.store(me.start_ticks, std::memory_order_relaxed);
+  h->run_index = r.index;
+  h->run_generation = r.generation;
+  h->estimate = estimate;
+  h->actual.store(0, std::memory_order_relaxed);
+  h->created_unix_ns = coarse_unix_ns();
+  h->fingerprint = fingerprint;
+  h->stage.store(0, std::memory_order_relaxed);
+  run.hold_seq.fetch_add(1, std::memory_order_seq_cst);
+
+  Reason why = Reason::kNone;
+  if (!increment_below(run.calls, lim.max_calls)) {
+    why = Reason::kCalls;
+  } else {
+    h->stage.fetch_or(kStageCalls, std::memory_order_release);
+    if (!increment_below(run.in_flight, lim.max_in_flight)) {
+      why = Reason::kConcurrency;
+    } else {
+      h->stage.fetch_or(kStageInFlight, std::memory_order_release);
+      if (!add_held(l, run, estimate)) why = Reason::kRunHard;
+    }
+  }
+  if (why != Reason::kNone) {  // undo in reverse order, then free the slot
+    uint32_t st = h->stage.load(std::memory_order_relaxed);
+    if (st & kStageInFlight) run.in_flight.fetch_sub(1, std::memory_order_acq_rel);
+    if (st & kStageCalls) run.calls.fetch_sub(1, std::memory_order_acq_rel);
+    free_hold(*h);
+    return deny(why);
+  }
+  h->stage.fetch_or(kStageHeld, std::memory_order_release);
+  uint64_t w = h->word.load(std::memory_order_relaxed);
+  h->word.store(pack_hold(HoldState::kActive, word_generation(w), me.pid), std::memory_order_seq_cst);
+  *out = HoldRef{index, word_generation(w)};
+  dec.allowed = true;
+  dec.reason = Reason::kNone;
+  if (d) *d = dec;
+  return Status::kOk;
+}
+
+Status commit(const Ledger& l, const RunRef& r, HoldRef ref, Nanos actual, const Usage* tokens, ChargeResult* out) {
+  if (actual < 0 || actual > kMaxAmountNanos) return Status::kInvalidAmount;
+  ProcessIdentity me = l.identity();
+  HoldSlot* h = take_hold(l, r, ref, HoldState::kCommitting, me.pid);
+  RunSlot& run = *r.slot;
+  if (!h) {
+    // Reclaimed (or never ours): the money was spent all the same.
+    Status s = charge(l, r, actual, tokens, out, /*count_call=*/false);
+    if (s == Status::kOk && out) out->flags |= kChargeHoldExpired;
+    return s;
+  }
+  run.hold_seq.fetch_add(1, std::memory_order_seq_cst);
+  h->stage.store(0, std::memory_order_relaxed);
+  h->actual.store(actual, std::memory_order_relaxed);
+  // spent before held: a concurrent reserver never sees the pair under-count.
+  Status s = charge(l, r, actual, tokens, out, /*count_call=*/false);
+  if (s == Status::kOk) h->stage.fetch_or(kStageSpent, std::memory_order_release);
+  run.held.fetch_sub(h->estimate, std::memory_order_acq_rel);
+  h->stage.fetch_or(kStageHeld, std::memory_order_release);
+  run.in_flight.fetch_sub(1, std::memory_order_acq_rel);
+  if (actual > h->estimate) run.overshoot.fetch_add(actual - h->estimate, std::memory_order_relaxed);
+  free_hold(*h);
+  return s;
+}
+
+Status commit_usage(const Ledger& l, const RunRef& r, HoldRef ref, std::string_view model, const Usage& usage,
+                    ChargeResult* out) {
+  Nanos cost = 0;
+  uint32_t extra = 0;
+  Status s = price_for_run(l, r, model, usage, &cost, &extra);
+  if (s != Status::kOk) {
+    release(l, r, ref);  // no price under a deny policy: nothing is recorded
+    return s;
+  }
+  s = commit(l, r, ref, cost, &usage, out);
+  if (s == Status::kOk && out) out->flags |= extra;
+  return s;
+}
+
+Status release(const Ledger& l, const RunRef& r, HoldRef ref) {
+  ProcessIdentity me = l.identity();
+  HoldSlot* h = take_hold(l, r, ref, HoldState::kReleasing, me.pid);
+  if (!h) return Status::kStaleHandle;
+  RunSlot& run = *r.slot;
+  run.hold_seq.fetch_add(1, std::memory_order_seq_cst);
+  run.held.fetch_sub(h->estimate, std::memory_order_acq_rel);
+  run.in_flight.fetch_sub(1, std::memory_order_acq_rel);
+  run.calls.fetch_sub(1, std::memory_order_acq_rel);  // the call was not made
+  free_hold(*h);
+  return Status::kOk;
+}
+
+bool reclaim_hold(const Ledger& l, uint32_t index, const ProcessIdentity& daemon) {
+  HoldSlot& h = l.holds()[index];
+  uint64_t w = h.word.load(std::memory_order_acquire);
+  if (hold_state(w) != HoldState::kActive) return false;
+  if (!h.word.compare_exchange_strong(w, pack_hold(HoldState::kReleasing, word_generation(w), daemon.pid),
+                                      std::memory_order_seq_cst))
+    return false;
+  h.owner_start_ticks.store(daemon.start_ticks, std::memory_order_relaxed);
+  if (h.run_index < l.capacity()) {
+    RunSlot& run = l.slots()[h.run_index];
+    if (word_generation(run.word.load(std::memory_order_acquire)) == h.run_generation) {
+      run.hold_seq.fetch_add(1, std::memory_order_seq_cst);
+      run.held.fetch_sub(h.estimate, std::memory_order_acq_rel);
+      run.in_flight.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+  free_hold(h);
+  return true;
+}
+
+Status estimate_call(const Ledger& l, std::string_view model, uint64_t prompt_tokens, uint64_t max_output_tokens,
+                     Nanos* out) {
+  ModelPrice m;
+  Status s = l.find_price(model, &m);
+  if (s != Status::kOk) return s;
+  Usage u;
+  u.input = prompt_tokens;
+  u.output = max_output_tokens ? max_output_tokens : m.max_output_tokens;
+  if (u.output == 0) return Status::kInvalidUsage;  // no bound known: the caller must give one
+  // Worst case: every output token at the dearer of the output and reasoning rates.
+  for (int t = 0; t < int(m.tier_count) && t < kMaxTiers; ++t)
+    if (m.tiers[t].reasoning > m.tiers[t].output) m.tiers[t].output = m.tiers[t].reasoning;
+  return price_call(m, u, out) ? Status::kOk : Status::kInvalidUsage;
+}
+
+}  // namespace ab
