@@ -407,7 +407,7 @@ TEST(Reservations, RandomSigkillStress) {
   int64_t total_killed = 0;
   for (int trial = 0; trial < trials; ++trial) {
     std::string id = "stress-" + std::to_string(trial);
-    int64_t hard = usd("0.05") + int64_t(rng() % 50) * usd("0.001");
+    int64_t hard = usd("0.002") + int64_t(rng() % 50) * usd("0.0001");
     ab_begin_options o = AB_BEGIN_OPTIONS_INIT;
     o.hard_nanos = hard;
     o.max_in_flight = 4;
@@ -418,11 +418,25 @@ TEST(Reservations, RandomSigkillStress) {
     auto pids = fork_children(children, [&](int c) {
       Opened me(name, id.c_str(), nullptr);
       std::mt19937 r(seed + unsigned(c));
+      ab_hold held[2];
+      int64_t est_of[2] = {0, 0};
+      int n = 0;
       for (int k = 0; k < 2'000'000; ++k) {  // until killed, in practice
-        ab_hold h;
-        int64_t est = 1000 + int64_t(r() % 4000) * 1000;  // $0.000001 .. $0.004
-        if (ab_reserve(me.r, est, 0, &h, nullptr) != AB_OK) continue;
-        if (r() % 4 == 0) {
+        // Keep up to two holds outstanding, so several processes contend
+        // for max_in_flight = 4 and kills often land while holding.
+        if (n < 2 && r() % 2 == 0) {
+          int64_t est = 1000 + int64_t(r() % 40) * 1000;  // $0.000001 .. $0.00004
+          if (ab_reserve(me.r, est, 0, &held[n], nullptr) == AB_OK) est_of[n++] = est;
+          continue;
+        }
+        if (n == 0) continue;
+        int i = int(r() % unsigned(n));
+        ab_hold h = held[i];
+        int64_t est = est_of[i];
+        held[i] = held[n - 1];
+        est_of[i] = est_of[n - 1];
+        --n;
+        if (r() % 16 != 0) {  // mostly released: the budget lasts the whole trial
           if (ab_release(me.r, h) != AB_OK) return 1;
           continue;
         }
