@@ -257,6 +257,12 @@ int ab_estimate(ab_ledger* ledger, const char* model, uint64_t prompt_tokens, ui
   return code(ab::estimate_call(*ledger->core, model, prompt_tokens, max_output_tokens, estimate_out));
 }
 
+int ab_estimate_for_run(ab_run* run, const char* model, uint64_t prompt_tokens, uint64_t max_output_tokens,
+                        int64_t* estimate_out) {
+  if (!run || !valid_model_name(model) || !estimate_out) return AB_ERR_INVALID_ARGUMENT;
+  return code(ab::estimate_for_run(*run->ledger, run->ref, model, prompt_tokens, max_output_tokens, estimate_out));
+}
+
 int ab_run_status_get(ab_run* run, ab_run_status* out) {
   if (!run || !out || out->struct_size < sizeof(ab_run_status)) return AB_ERR_INVALID_ARGUMENT;
   ab::RunStatus st;

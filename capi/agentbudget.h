@@ -320,6 +320,15 @@ AB_API int ab_release(ab_run* run, ab_hold hold);
 AB_API int ab_estimate(ab_ledger* ledger, const char* model, uint64_t prompt_tokens, uint64_t max_output_tokens,
                        int64_t* estimate_out);
 
+/**
+ * ab_estimate for RUN: a model missing from the price table is estimated at
+ * the run's policy's fallback rates (MAX_OUTPUT_TOKENS must then be given),
+ * or refused with AB_ERR_UNKNOWN_MODEL under a deny policy.
+ * @return as ab_estimate, plus AB_ERR_STALE_HANDLE.
+ */
+AB_API int ab_estimate_for_run(ab_run* run, const char* model, uint64_t prompt_tokens, uint64_t max_output_tokens,
+                               int64_t* estimate_out);
+
 #define AB_RUN_ACTIVE 2
 #define AB_RUN_CLOSED 3
 

@@ -221,11 +221,33 @@ bool reclaim_hold(const Ledger& l, uint32_t index, const ProcessIdentity& daemon
   return true;
 }
 
+static Status worst_case(ModelPrice m, uint64_t prompt_tokens, uint64_t max_output_tokens, Nanos* out);
+
 Status estimate_call(const Ledger& l, std::string_view model, uint64_t prompt_tokens, uint64_t max_output_tokens,
                      Nanos* out) {
   ModelPrice m;
   Status s = l.find_price(model, &m);
   if (s != Status::kOk) return s;
+  return worst_case(m, prompt_tokens, max_output_tokens, out);
+}
+
+Status estimate_for_run(const Ledger& l, const RunRef& r, std::string_view model, uint64_t prompt_tokens,
+                        uint64_t max_output_tokens, Nanos* out) {
+  ModelPrice m;
+  Status s = l.find_price(model, &m);
+  if (s == Status::kUnknownModel) {
+    const Policy* p = l.policy_of(*r.slot);
+    if (!p || p->unknown_model == UnknownModel::kDeny) return s;
+    m = ModelPrice{};
+    m.tier_count = 1;
+    m.tiers[0] = PriceTier{0, p->fallback_input, p->fallback_output, kPriceUnset, kPriceUnset, kPriceUnset, kPriceUnset};
+  } else if (s != Status::kOk) {
+    return s;
+  }
+  return worst_case(m, prompt_tokens, max_output_tokens, out);
+}
+
+static Status worst_case(ModelPrice m, uint64_t prompt_tokens, uint64_t max_output_tokens, Nanos* out) {
   Usage u;
   u.input = prompt_tokens;
   u.output = max_output_tokens ? max_output_tokens : m.max_output_tokens;

@@ -37,6 +37,11 @@ Status release(const Ledger& l, const RunRef& r, HoldRef h);
 // table), tier-aware, at the higher of the output and reasoning rates.
 Status estimate_call(const Ledger& l, std::string_view model, uint64_t prompt_tokens, uint64_t max_output_tokens,
                      Nanos* out);
+// The same for a run: an unknown model is estimated at the run's policy's
+// fallback rates (max_output_tokens must then be given), or refused with
+// kUnknownModel under a deny policy.
+Status estimate_for_run(const Ledger& l, const RunRef& r, std::string_view model, uint64_t prompt_tokens,
+                        uint64_t max_output_tokens, Nanos* out);
 
 // Daemon side: releases a hold whose owner is gone (the call may have been
 // made, so the run keeps the call counted). Owner becomes `daemon`.

@@ -56,8 +56,13 @@ inline Reason static_limit_reason(const RunSlot& s, const RunLimits& lim) {
 // whether it is the limit-th identical one in a row (which is denied and
 // not counted, so the agent stays denied until it changes what it does).
 // The word packs the fingerprint's low 48 bits and a 16-bit repeat count.
+// A call without a fingerprint (0) is a different call: it ends the streak.
 inline bool loop_denies(RunSlot& s, uint64_t fingerprint, uint32_t limit) {
-  if (fingerprint == 0 || limit == 0) return false;
+  if (limit == 0) return false;
+  if (fingerprint == 0) {
+    if (s.loop_word.load(std::memory_order_relaxed) != 0) s.loop_word.store(0, std::memory_order_relaxed);
+    return false;
+  }
   const uint64_t fp = fingerprint & 0xFFFFFFFFFFFFull;
   uint64_t w = s.loop_word.load(std::memory_order_relaxed);
   for (int tries = 0; tries < 64; ++tries) {

@@ -36,7 +36,7 @@ json replay_json(const std::string& ledger, const std::string& args) {
   std::string out;
   int rc = run(kCtl + " --ledger " + ledger + " replay --json --traces " + kTraces + " " + args, &out);
   EXPECT_EQ(rc, 0) << out;
-  return json::parse(out.substr(out.rfind('{')));
+  return json::parse(out.substr(out.rfind("\n{") + 1));
 }
 
 // Independent count of runs, calls and recorded per-call cost, straight from
@@ -154,4 +154,26 @@ TEST(Traces, UsageShapesAreReadAsProvidersReportThem) {
   EXPECT_FALSE(ab::parse_call_line("{not json", &c, &id, &err));
   EXPECT_FALSE(ab::parse_call_line(R"({"run_id":"r","model":"m","raw_usage":{}})", &c, &id, &err));
   EXPECT_NE(err.find("neither"), std::string::npos);
+}
+
+// Reserve mode: each call reserves its worst case (the model's maximum
+// output) before it is made, so no run ends past its budget.
+TEST(Replay, ReserveModeNeverOvershoots) {
+  TestLedger t;
+  json s = replay_json(t.name(), "--mode reserve --budget 1.00 --workers 2 --prefix reserved");
+  EXPECT_EQ(s["mode"], "reserve");
+  EXPECT_EQ(s["max_overshoot_usd"].get<double>(), 0.0);
+  EXPECT_GT(s["stopped_runs"].get<int>(), 0);
+  EXPECT_EQ(s["stopped_by"]["run_hard_limit"].get<int>(), s["stopped_runs"].get<int>());
+  EXPECT_EQ(s["ledger_mismatches"].get<int>(), 0);
+  EXPECT_EQ(s["errors"].get<int>(), 0);
+  ab::Ledger& l = t.daemon().ledger();
+  for (uint32_t i = 0; i < l.capacity(); ++i) {
+    ab::RunStatus st;
+    ab::status_of_slot(l, l.slots()[i], &st);
+    if (st.state != ab::SlotState::kClosed) continue;
+    EXPECT_LE(st.spent, usd("1.00"));
+    EXPECT_EQ(st.held, 0);
+    EXPECT_EQ(st.in_flight, 0u);
+  }
 }

@@ -31,6 +31,13 @@ int main(int argc, char** argv) {
   replay->add_option("--labels", ro.labels, "labels for each run, key=value[,key=value]");
   replay->add_option("--prefix", ro.prefix, "run id prefix (default: replay-<pid>)");
   replay->add_flag("--quiet", ro.quiet, "summary only");
+  std::string mode = "charge";
+  replay->add_option("--mode", mode, "charge: admit, then charge each call; reserve: reserve the worst case first")
+      ->check(CLI::IsMember({"charge", "reserve"}));
+  replay->add_option("--loop-limit", ro.loop_limit, "deny the call that makes N identical actions in a row")
+      ->check(CLI::Range(2, 65535));
+  replay->add_option("--max-output-tokens", ro.max_output_tokens,
+                     "reserve mode: the agent's max_tokens (default: the model's maximum output)");
   replay->add_flag("--json", as_json, "print the summary as one JSON object");
 
   CLI11_PARSE(app, argc, argv);
@@ -49,6 +56,7 @@ int main(int argc, char** argv) {
     };
     if (!parse(budget, "budget", &ro.budget) || !parse(soft, "soft", &ro.soft)) return 2;
     ro.ledger = ledger;
+    ro.reserve = mode == "reserve";
     ro.json = as_json;
     return ab::run_replay(ro);
   }

@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <map>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -29,8 +31,21 @@ struct RunResult {
   std::string stop_reason;
   Nanos avoided = 0;          // price of the calls not made
   int unpriced_calls = 0;
+  Nanos overshoot = 0;        // the ledger's spent past the budget, at the end
   std::string error;
 };
+
+// The call's fingerprint for the loop guard: its action's hash from the
+// trace (the first 48 bits of SHA-1 over the exact action text), 0 if none.
+uint64_t fingerprint(const TraceCall& c) {
+  if (c.action_sha1.empty()) return 0;
+  return std::strtoull(c.action_sha1.substr(0, 12).c_str(), nullptr, 16);
+}
+
+// All prompt tokens of the call, whatever the usage shape.
+uint64_t prompt_tokens(const ReportedUsage& u) {
+  return u.shape == UsageShape::kAnthropic ? u.input + u.cached + u.cache_write_5m + u.cache_write_1h : u.input;
+}
 
 ab_usage to_c(const ReportedUsage& r) {
   ab_usage u = AB_USAGE_INIT;
@@ -54,6 +69,7 @@ RunResult replay_run(ab_ledger* l, const TraceRun& run, size_t index, const Repl
   opts.hard_nanos = o.budget;
   opts.soft_nanos = o.soft;
   opts.labels = o.labels.empty() ? nullptr : o.labels.c_str();
+  opts.loop_limit = o.loop_limit;
   ab_run* h = nullptr;
   int rc = ab_run_begin(l, r.ledger_id.c_str(), &opts, &h);
   if (rc != AB_OK) {
@@ -64,23 +80,34 @@ RunResult replay_run(ab_ledger* l, const TraceRun& run, size_t index, const Repl
     const TraceCall& c = run.calls[k];
     ab_usage u = to_c(c.usage);
     int32_t reason = 0;
-    rc = ab_admit(h, 0, &reason);
-    if (rc == AB_OK) {
-      int64_t cost = 0;
-      uint32_t flags = 0;
-      rc = ab_charge_usage(h, c.model.c_str(), &u, &cost, &flags);
+    int64_t cost = 0;
+    uint32_t flags = 0;
+    if (o.reserve) {
+      // Reserve the call's worst case first: granted only if it fits.
+      int64_t estimate = 0;
+      rc = ab_estimate_for_run(h, c.model.c_str(), prompt_tokens(c.usage), o.max_output_tokens, &estimate);
       if (rc == AB_OK) {
-        ++r.calls_made;
-        r.charged += cost;
-        if (c.recorded_cost) r.charged_on_recorded += cost;
-        if (flags & AB_CHARGE_UNPRICED) ++r.unpriced_calls;
-        continue;
+        ab_hold hold;
+        rc = ab_reserve(h, estimate, fingerprint(c), &hold, &reason);
+        if (rc == AB_OK) rc = ab_commit_usage(h, hold, c.model.c_str(), &u, &cost, &flags);
       }
-      r.stop_reason = ab_status_name(rc);
-    } else if (rc == AB_DENIED) {
-      r.stop_reason = ab_reason_name(reason);
     } else {
-      r.error = std::string("admit: ") + ab_status_name(rc);
+      rc = ab_admit_fp(h, 0, fingerprint(c), &reason);
+      if (rc == AB_OK) rc = ab_charge_usage(h, c.model.c_str(), &u, &cost, &flags);
+    }
+    if (rc == AB_OK) {
+      ++r.calls_made;
+      r.charged += cost;
+      if (c.recorded_cost) r.charged_on_recorded += cost;
+      if (flags & AB_CHARGE_UNPRICED) ++r.unpriced_calls;
+      continue;
+    }
+    if (rc == AB_DENIED) {
+      r.stop_reason = ab_reason_name(reason);
+    } else if (rc == AB_ERR_UNKNOWN_MODEL || rc == AB_ERR_INVALID_USAGE) {
+      r.stop_reason = ab_status_name(rc);
+    } else {
+      r.error = std::string("call ") + std::to_string(k + 1) + ": " + ab_status_name(rc);
       break;
     }
     // Refused: the agent stops here. What it would have spent is avoided.
@@ -94,7 +121,10 @@ RunResult replay_run(ab_ledger* l, const TraceRun& run, size_t index, const Repl
   }
   ab_run_status st;
   st.struct_size = sizeof st;
-  if (ab_run_status_get(h, &st) == AB_OK) r.spent = st.spent_nanos;
+  if (ab_run_status_get(h, &st) == AB_OK) {
+    r.spent = st.spent_nanos;
+    if (st.hard_nanos != AB_NO_LIMIT && st.spent_nanos > st.hard_nanos) r.overshoot = st.spent_nanos - st.hard_nanos;
+  }
   ab_run_end(h);
   return r;
 }
@@ -102,7 +132,8 @@ RunResult replay_run(ab_ledger* l, const TraceRun& run, size_t index, const Repl
 json to_json(const RunResult& r) {
   return {{"i", r.index}, {"id", r.ledger_id}, {"calls", r.calls_made}, {"charged", r.charged},
           {"spent", r.spent}, {"charged_on_recorded", r.charged_on_recorded}, {"stopped_at", r.stopped_at},
-          {"reason", r.stop_reason}, {"avoided", r.avoided}, {"unpriced", r.unpriced_calls}, {"error", r.error}};
+          {"reason", r.stop_reason}, {"avoided", r.avoided}, {"unpriced", r.unpriced_calls}, {"overshoot", r.overshoot},
+          {"error", r.error}};
 }
 
 RunResult from_json(const json& j) {
@@ -117,6 +148,7 @@ RunResult from_json(const json& j) {
   r.stop_reason = j["reason"];
   r.avoided = j["avoided"];
   r.unpriced_calls = j["unpriced"];
+  r.overshoot = j["overshoot"];
   r.error = j["error"];
   return r;
 }
@@ -195,6 +227,7 @@ int run_replay(const ReplayOptions& opt) {
 
   Nanos recorded = 0, recorded_calls = 0, charged = 0, charged_on_recorded = 0, avoided = 0, overshoot = 0;
   uint64_t calls = 0, total_calls = 0, stopped = 0, errors = 0, unpriced = 0, mismatched = 0;
+  std::map<std::string, uint64_t> stopped_by;
   for (size_t i = 0; i < runs.size(); ++i) {
     const TraceRun& t = runs[i];
     const RunResult& r = results[i];
@@ -211,7 +244,8 @@ int run_replay(const ReplayOptions& opt) {
     if (r.spent != r.charged) ++mismatched;  // the ledger must hold exactly what was charged
     if (r.stopped_at) ++stopped;
     if (!r.error.empty()) ++errors;
-    if (o.budget >= 0 && r.spent > o.budget) overshoot = std::max(overshoot, r.spent - o.budget);
+    overshoot = std::max(overshoot, r.overshoot);
+    if (r.stopped_at) ++stopped_by[r.stop_reason];
     if (!o.json && !o.quiet) {
       std::ostringstream line;
       line << t.run_id.substr(0, 60) << "  [" << t.source << "]  recorded "
@@ -236,7 +270,10 @@ int run_replay(const ReplayOptions& opt) {
       {"charged_nanos", charged},
       {"recorded_calls_nanos", recorded_calls},
       {"charged_on_recorded_calls_nanos", charged_on_recorded},
+      {"mode", o.reserve ? "reserve" : "charge"},
+      {"loop_limit", o.loop_limit},
       {"stopped_runs", stopped},
+      {"stopped_by", stopped_by},
       {"avoided_usd", double(avoided) / 1e9},
       {"max_overshoot_usd", double(overshoot) / 1e9},
       {"unpriced_calls", unpriced},
@@ -250,13 +287,18 @@ int run_replay(const ReplayOptions& opt) {
               << o.workers << " worker processes\n"
               << "  recorded by the agents: " << usd(recorded) << " (per-call recorded: " << usd(recorded_calls) << ")\n"
               << "  charged by agentbudget: " << usd(charged);
-    if (o.budget < 0)  // with every call made, the two must agree call for call
+    if (stopped == 0)  // with every call made, the two must agree call for call
       std::cout << " (on the calls that carry a recorded cost: " << usd(charged_on_recorded) << ", difference "
                 << format_usd(charged_on_recorded - recorded_calls, 9) << " USD)";
     std::cout << "\n";
+    if (stopped) {
+      std::cout << "  " << (o.reserve ? "reserve" : "charge") << " mode: " << stopped << " runs stopped (";
+      const char* sep = "";
+      for (auto& [why, n] : stopped_by) std::cout << sep << why << " " << n, sep = ", ";
+      std::cout << "), " << usd(avoided) << " avoided\n";
+    }
     if (o.budget >= 0)
-      std::cout << "  budget " << usd(o.budget) << " per run: " << stopped << " runs stopped, " << usd(avoided)
-                << " avoided, max overshoot " << usd(overshoot) << "\n";
+      std::cout << "  budget " << usd(o.budget) << " per run: max overshoot " << usd(overshoot) << "\n";
     if (unpriced) std::cout << "  " << unpriced << " calls priced at the fallback rate (unknown model)\n";
     if (mismatched || errors || failed_workers)
       std::cout << "  PROBLEMS: " << mismatched << " ledger mismatches, " << errors + failed_workers << " errors\n";
