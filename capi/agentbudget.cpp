@@ -8,7 +8,11 @@
 #include <new>
 #include <string>
 
+#include "clock.h"
+#include "config_seqlock.h"
 #include "holds.h"
+#include "levels.h"
+#include "pool_period.h"
 #include "ledger.h"
 #include "money.h"
 #include "run_ops.h"
@@ -143,6 +147,11 @@ int ab_run_begin(ab_ledger* ledger, const char* run_id, const ab_begin_options* 
     o.hard_nanos = opts->hard_nanos < 0 ? -1 : opts->hard_nanos;
     o.soft_nanos = opts->soft_nanos < 0 ? -1 : opts->soft_nanos;
     if (opts->labels) o.labels = opts->labels;
+    if (opts->parent) {
+      size_t plen = strnlen(opts->parent, ab::kRunIdMax + 1);
+      if (plen > ab::kRunIdMax) return AB_ERR_INVALID_ARGUMENT;
+      o.parent = std::string_view(opts->parent, plen);
+    }
   }
   size_t len = strnlen(run_id, ab::kRunIdMax + 1);
   if (len > ab::kRunIdMax) return AB_ERR_INVALID_RUN_ID;
@@ -289,8 +298,46 @@ int ab_run_status_get(ab_run* run, ab_run_status* out) {
   out->overshoot_nanos = st.overshoot;
   out->in_flight = st.in_flight;
   out->looped = (st.flags & ab::kRunLooped) ? 1 : 0;
+  out->child_spent_nanos = st.child_spent;
+  out->last_denial = int32_t(st.last_denial & 0xFFFF);
+  uint32_t denied_pool = st.last_denial >> 16;
+  if (denied_pool > 0 && denied_pool <= run->ledger->pool_count()) {
+    const ab::PoolDef& d = run->ledger->pool_defs()[denied_pool - 1];
+    std::memcpy(out->last_denial_pool, d.name, strnlen(d.name, sizeof out->last_denial_pool - 1));
+  }
   if (const ab::Policy* p = run->ledger->policy_of(*run->ref.slot))
     std::memcpy(out->policy, p->name, strnlen(p->name, sizeof out->policy - 1));
+  return AB_OK;
+}
+
+int ab_pool_status_get(ab_ledger* ledger, const char* name, ab_pool_status* out) {
+  if (!ledger || !name || !out || out->struct_size < sizeof(ab_pool_status)) return AB_ERR_INVALID_ARGUMENT;
+  const ab::Ledger& l = *ledger->core;
+  int found = -1;
+  ab::Status s = ab::read_config(*l.config(), [&] {
+    for (uint32_t i = 0; i < l.pool_count(); ++i)
+      if (strncmp(l.pool_defs()[i].name, name, sizeof l.pool_defs()[i].name) == 0) found = int(i);
+  });
+  if (s != ab::Status::kOk) return code(s);
+  if (found < 0) return AB_ERR_NOT_FOUND;
+  const ab::PoolDef& d = l.pool_defs()[found];
+  ab::PoolSlot& p = l.pools()[found];
+  uint64_t period = 0;
+  int64_t reset = INT64_MAX;
+  s = ab::read_config(*l.config(), [&] {
+    period = ab::period_of(d, int64_t(ab::coarse_unix_ns() / 1'000'000'000u));
+    reset = ab::next_reset(d, period);
+  });
+  if (s != ab::Status::kOk) return code(s);
+  uint32_t size = out->struct_size;
+  std::memset(out, 0, sizeof *out);
+  out->struct_size = size;
+  out->spent_nanos = ab::period_spent(p, period);
+  out->held_nanos = p.held.load(std::memory_order_relaxed);
+  out->hard_nanos = ab::pool_hard(d);
+  out->previous_spent_nanos = p.previous_spent.load(std::memory_order_relaxed);
+  out->period = period;
+  out->next_reset_unix_s = reset;
   return AB_OK;
 }
 

@@ -99,7 +99,7 @@ AB_API const char* ab_last_error_detail(void);
 /* ---- Denial reasons (pinned) ----------------------------------------- */
 #define AB_REASON_NONE 0
 #define AB_REASON_RUN_HARD 1     /* the run's hard limit */
-#define AB_REASON_POOL 2         /* a pool's hard limit */
+#define AB_REASON_POOL 2         /* a pool's hard limit (see last_denial_pool) */
 #define AB_REASON_CALLS 3        /* maximum calls */
 #define AB_REASON_TOKENS 4       /* maximum tokens */
 #define AB_REASON_DURATION 5     /* maximum wall-clock duration */
@@ -145,9 +145,13 @@ typedef struct ab_begin_options {
   uint32_t loop_limit;     /* deny the call that makes N identical fingerprints in a row */
   uint32_t max_duration_s; /* seconds since the run began */
   uint64_t max_tokens;     /* tokens of every kind */
+  const char* parent;      /* NULL, or the id of an active run this one is a
+                              sub-agent of: its charges roll up into the
+                              parent (up to 3 levels), whose limits and pools
+                              bind it too */
 } ab_begin_options;
 
-#define AB_BEGIN_OPTIONS_INIT {sizeof(ab_begin_options), 0, -1, -1, 0, 0, 0, 0, 0, 0}
+#define AB_BEGIN_OPTIONS_INIT {sizeof(ab_begin_options), 0, -1, -1, 0, 0, 0, 0, 0, 0, 0}
 
 /**
  * Begins the run RUN_ID, or attaches to it if any process already began it:
@@ -156,9 +160,11 @@ typedef struct ab_begin_options {
  * path: it may wait (bounded) for another process that is creating a slot.
  * @param opts NULL for defaults.
  * @param out receives a handle to free with ab_run_end or ab_run_detach.
- * @return AB_OK; AB_ERR_INVALID_ARGUMENT; AB_ERR_INVALID_RUN_ID;
- *   AB_ERR_INVALID_AMOUNT; AB_ERR_INVALID_LABELS; AB_ERR_RUN_CLOSED (the id
- *   was ended); AB_ERR_TABLE_FULL; AB_ERR_BUSY; AB_ERR_CORRUPT.
+ * @return AB_OK; AB_ERR_INVALID_ARGUMENT (also: parent invalid, equal to the
+ *   run id, nested more than 3 deep, or pools of run and ancestors more than
+ *   4); AB_ERR_INVALID_RUN_ID; AB_ERR_INVALID_AMOUNT; AB_ERR_INVALID_LABELS;
+ *   AB_ERR_RUN_CLOSED (the id, or its parent, was ended); AB_ERR_NOT_FOUND
+ *   (no such parent); AB_ERR_TABLE_FULL; AB_ERR_BUSY; AB_ERR_CORRUPT.
  */
 AB_API int ab_run_begin(ab_ledger* ledger, const char* run_id, const ab_begin_options* opts,
                         ab_run** out);
@@ -353,7 +359,29 @@ typedef struct ab_run_status {
   int64_t overshoot_nanos;    /* commits' excess over their estimates */
   uint32_t in_flight;         /* holds outstanding */
   uint32_t looped;            /* 1 once the loop guard has denied a call */
+  int64_t child_spent_nanos;  /* spent by this run's sub-agent runs */
+  int32_t last_denial;        /* AB_REASON_* of the latest denial, 0 if none */
+  uint32_t reserved;
+  char last_denial_pool[64];  /* for AB_REASON_POOL: the pool's name */
 } ab_run_status;
+
+typedef struct ab_pool_status {
+  uint32_t struct_size;       /* set by the caller: sizeof(ab_pool_status) */
+  uint32_t reserved;
+  int64_t spent_nanos;        /* in the current period */
+  int64_t held_nanos;         /* reserved by outstanding holds of member runs */
+  int64_t hard_nanos;         /* AB_NO_LIMIT if none */
+  int64_t previous_spent_nanos; /* in the period before, once one has ended */
+  uint64_t period;            /* the current period's number */
+  int64_t next_reset_unix_s;  /* start of the next period; INT64_MAX if none */
+} ab_pool_status;
+
+/**
+ * Reads pool NAME's counters for the current period (as of now).
+ * @return AB_OK; AB_ERR_INVALID_ARGUMENT (NULL, struct_size too small);
+ *   AB_ERR_NOT_FOUND (no such pool); AB_ERR_BUSY.
+ */
+AB_API int ab_pool_status_get(ab_ledger* ledger, const char* name, ab_pool_status* out);
 
 /**
  * Reads the run's counters (each exact; together a near-instant snapshot).

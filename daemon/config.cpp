@@ -6,6 +6,7 @@
 #include <toml++/toml.h>
 
 #include "money.h"
+#include "period_starts.h"
 #include "segment.h"
 
 namespace ab {
@@ -109,6 +110,17 @@ void read_policy(const toml::table& t, Reporter& r, PolicyConfig* p, const std::
         continue;
       }
       (k == "max_in_flight" ? p->max_in_flight : p->loop_limit) = uint32_t(*i);
+    } else if (k == "pools") {
+      auto* arr = v.as_array();
+      if (!arr || arr->size() > size_t(kMaxRunPools)) {
+        r.at(&v, key, "must be an array of at most 4 pool names");
+        continue;
+      }
+      for (auto& e : *arr) {
+        auto n = e.value<std::string>();
+        if (!n) r.at(&e, key, "each entry must be a pool name");
+        else p->pools.push_back(*n);
+      }
     } else if (k == "match") {
       auto* mt = v.as_table();
       if (!mt || mt->size() > size_t(kMaxPolicyMatches)) {
@@ -126,6 +138,47 @@ void read_policy(const toml::table& t, Reporter& r, PolicyConfig* p, const std::
     }
   }
   if (p->name.empty()) r.at(&t, where, "a policy needs a name");
+}
+
+void read_pool(const toml::table& t, Reporter& r, PoolConfig* p, const std::string& where) {
+  for (auto&& [k, v] : t) {
+    std::string key = where + "." + std::string(k.str());
+    if (k == "name") {
+      auto s = v.value<std::string>();
+      if (!s || s->empty() || s->size() > 63) r.at(&v, key, "must be a string of 1-63 characters");
+      else p->name = *s;
+    } else if (k == "hard") {
+      if (!read_usd(v, &p->hard)) r.at(&v, key, "must be a non-negative USD amount such as \"100.00\"");
+    } else if (k == "soft") {
+      auto* arr = v.as_array();
+      if (!arr || arr->size() > size_t(kMaxSoftThresholds)) {
+        r.at(&v, key, "must be an array of at most 4 fractions of the hard limit");
+        continue;
+      }
+      for (auto& e : *arr) {
+        auto d = e.value<double>();
+        if (!d || !(*d > 0) || *d > 1.0) r.at(&e, key, "each fraction must be in (0, 1]");
+        else p->soft_permille.push_back(uint32_t(*d * 1000 + 0.5));
+      }
+    } else if (k == "period") {
+      auto s = v.value<std::string>();
+      if (!s || (*s != "none" && *s != "rolling" && *s != "day" && *s != "week" && *s != "month"))
+        r.at(&v, key, "must be \"none\", \"rolling\", \"day\", \"week\" or \"month\"");
+      else p->period = *s;
+    } else if (k == "rolling_s") {
+      auto i = v.value<int64_t>();
+      if (!i || *i < 1 || *i > int64_t(1) << 40) r.at(&v, key, "must be a number of seconds >= 1");
+      else p->rolling_s = uint64_t(*i);
+    } else if (k == "timezone") {
+      auto s = v.value<std::string>();
+      if (!s || !valid_timezone(*s)) r.at(&v, key, "must be an IANA time zone such as \"Europe/Paris\" or \"UTC\"");
+      else p->timezone = *s;
+    } else {
+      r.at(&v, key, "unknown key");
+    }
+  }
+  if (p->name.empty()) r.at(&t, where, "a pool needs a name");
+  if (p->period == "rolling" && p->rolling_s == 0) r.at(&t, where + ".rolling_s", "a rolling period needs rolling_s");
 }
 
 }  // namespace
@@ -174,6 +227,22 @@ bool parse_config(const std::string& text, const std::string& file, DaemonConfig
       auto i = v.value<int64_t>();
       if (!i || *i < 1 || *i > 10000) r.at(&v, key, "must be 1-10000");
       else c.tick_ms = uint32_t(*i);
+    } else if (k == "pool") {
+      auto* arr = v.as_array();
+      if (!arr || arr->size() > size_t(kMaxPools)) {
+        r.at(&v, key, "must be an array of at most 64 [[pool]] tables");
+        continue;
+      }
+      std::set<std::string> names;
+      for (size_t i = 0; i < arr->size(); ++i) {
+        auto* t = (*arr)[i].as_table();
+        std::string where = "pool[" + std::to_string(i) + "]";
+        if (!t) { r.at(&(*arr)[i], where, "must be a table"); continue; }
+        PoolConfig p;
+        read_pool(*t, r, &p, where);
+        if (!p.name.empty() && !names.insert(p.name).second) r.at(t, where + ".name", "duplicate pool name");
+        c.pools.push_back(std::move(p));
+      }
     } else if (k == "policy") {
       auto* arr = v.as_array();
       if (!arr || arr->empty() || arr->size() > size_t(kMaxPolicies)) {
@@ -195,6 +264,19 @@ bool parse_config(const std::string& text, const std::string& file, DaemonConfig
     } else {
       r.at(&v, key, "unknown key");
     }
+  }
+  // Every pool a policy names must exist.
+  if (auto* arr = root["policy"].as_array()) {
+    for (size_t i = 0; i < c.policies.size() && i < arr->size(); ++i)
+      for (auto& name : c.policies[i].pools) {
+        bool found = false;
+        for (auto& p : c.pools) found = found || p.name == name;
+        if (!found) {
+          auto* t = (*arr)[i].as_table();
+          r.at(t ? t->get("pools") : nullptr, "policy[" + std::to_string(i) + "].pools",
+               "no [[pool]] named \"" + name + "\"");
+        }
+      }
   }
   if (policies_given) {
     // The policy named "default" (else the first) is the fallback policy 0.

@@ -23,6 +23,16 @@ struct PolicyConfig {
   uint32_t max_in_flight = 0;
   uint32_t loop_limit = 0;
   uint64_t hold_lease_s = 600;  // holds older than this are reclaimed
+  std::vector<std::string> pools;  // names of [[pool]]s this policy's runs belong to
+};
+
+struct PoolConfig {
+  std::string name;
+  Nanos hard = kNoLimit;
+  std::vector<uint32_t> soft_permille;
+  std::string period = "none";  // none, rolling, day, week, month
+  uint64_t rolling_s = 0;       // for "rolling"
+  std::string timezone = "UTC"; // for day, week (starting Monday) and month
 };
 
 struct DaemonConfig {
@@ -35,6 +45,7 @@ struct DaemonConfig {
   std::string price_table;            // empty: the bundled table
   uint32_t tick_ms = 100;
   std::vector<PolicyConfig> policies; // [0] is the default policy
+  std::vector<PoolConfig> pools;
 };
 
 // The configuration agentbudgetd runs with when given no file.

@@ -28,6 +28,7 @@ bool Daemon::start(std::string* message) {
     prices.models.resize(kMaxModels);
   }
   model_count_ = prices.models.size();
+  models_ = prices.models;
   OwnResult r = own_ledger(cfg_, prices.models, &ledger_);
   if (r.status != Status::kOk) {
     *message = r.message;
@@ -46,7 +47,13 @@ size_t Daemon::tick(bool force_scan, uint64_t now_unix_ns) {
   DataHeader* h = ledger_->header();
   h->heartbeat_unix_ns.store(unix_ns(), std::memory_order_relaxed);
   ++ticks_;
-  ReapStats r = reaper_->pass(now_unix_ns ? now_unix_ns : unix_ns());
+  uint64_t now = now_unix_ns ? now_unix_ns : unix_ns();
+  auto* config = static_cast<ConfigHeader*>(ledger_->config_segment().data());
+  if (pool_periods_need_refresh(config, int64_t(now / 1'000'000'000u))) {
+    write_config_segment(config, cfg_, models_);
+    spdlog::info("published the next calendar period starts of the pools");
+  }
+  ReapStats r = reaper_->pass(now);
   reaped_.released_dead += r.released_dead;
   reaped_.released_lease += r.released_lease;
   reaped_.repaired += r.repaired;

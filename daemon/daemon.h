@@ -48,6 +48,7 @@ class Daemon {
   LogSink log_sink_;
   OwnOutcome outcome_ = OwnOutcome::kCreated;
   size_t model_count_ = 0;
+  std::vector<ModelPrice> models_;  // as loaded, for rewriting the config segment
   std::atomic<bool> stopping_{false};
   uint64_t ticks_ = 0;
   ReapStats reaped_;  // totals since start

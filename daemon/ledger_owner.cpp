@@ -8,10 +8,15 @@
 #include "clock.h"
 #include "config_seqlock.h"
 #include "model_index.h"
+#include "period_starts.h"
 
 namespace ab {
 
-static void fill_policy(Policy* p, const PolicyConfig& pc) {
+static void fill_policy(Policy* p, const PolicyConfig& pc, const std::vector<PoolConfig>& pools) {
+  for (int k = 0; k < kMaxRunPools; ++k) p->pools[k] = kNoPool;
+  for (size_t k = 0; k < pc.pools.size() && k < size_t(kMaxRunPools); ++k)
+    for (size_t i = 0; i < pools.size(); ++i)
+      if (pools[i].name == pc.pools[k]) p->pools[k] = uint16_t(i);
   std::memset(p->name, 0, sizeof p->name);
   std::memcpy(p->name, pc.name.data(), std::min(pc.name.size(), sizeof p->name - 1));
   p->hard_nanos.store(pc.hard, std::memory_order_relaxed);
@@ -36,6 +41,46 @@ static void fill_policy(Policy* p, const PolicyConfig& pc) {
   }
 }
 
+static void fill_pool(PoolDef* d, const PoolConfig& pc, int64_t now) {
+  std::memset(d->name, 0, sizeof d->name);
+  std::memcpy(d->name, pc.name.data(), std::min(pc.name.size(), sizeof d->name - 1));
+  d->hard_nanos.store(pc.hard, std::memory_order_relaxed);
+  d->soft_count = uint32_t(std::min<size_t>(pc.soft_permille.size(), kMaxSoftThresholds));
+  for (int k = 0; k < kMaxSoftThresholds; ++k)
+    d->soft_permille[k] = uint32_t(k) < d->soft_count ? pc.soft_permille[size_t(k)] : 0;
+  d->rolling_s = 0;
+  d->anchor_unix_s = 0;
+  d->first_period = 0;
+  d->start_count = 0;
+  if (pc.period == "rolling") {
+    d->period = PeriodKind::kRolling;
+    d->rolling_s = pc.rolling_s;
+  } else if (pc.period == "none") {
+    d->period = PeriodKind::kNone;
+  } else {
+    d->period = PeriodKind::kCalendar;
+    std::vector<int64_t> starts;
+    uint64_t first = 0;
+    if (calendar_starts(pc.period, pc.timezone, now, kPeriodBoundaries, &first, &starts)) {
+      d->first_period = first;
+      std::copy(starts.begin(), starts.end(), d->starts);
+      d->start_count = uint32_t(starts.size());
+    }
+  }
+}
+
+bool pool_periods_need_refresh(const ConfigHeader* c, int64_t now) {
+  auto* defs = reinterpret_cast<const PoolDef*>(reinterpret_cast<const char*>(c) + c->pools_offset);
+  for (uint32_t i = 0; i < c->pool_count && i < uint32_t(kMaxPools); ++i) {
+    const PoolDef& d = defs[i];
+    if (d.period != PeriodKind::kCalendar) continue;
+    // Republish while a quarter of the published starts is still ahead.
+    uint32_t n = d.start_count;
+    if (n == 0 || d.starts[n - n / 4 - 1] <= now) return true;
+  }
+  return false;
+}
+
 void write_config_segment(ConfigHeader* c, const DaemonConfig& cfg, const std::vector<ModelPrice>& models) {
   auto* base = reinterpret_cast<char*>(c);
   auto* policies = reinterpret_cast<Policy*>(base + c->policies_offset);
@@ -45,11 +90,16 @@ void write_config_segment(ConfigHeader* c, const DaemonConfig& cfg, const std::v
   uint32_t n_policies = uint32_t(std::min<size_t>(cfg.policies.size(), kMaxPolicies));
 
   config_write_begin(*c);
-  for (uint32_t i = 0; i < n_policies; ++i) fill_policy(&policies[i], cfg.policies[i]);
+  for (uint32_t i = 0; i < n_policies; ++i) fill_policy(&policies[i], cfg.policies[i], cfg.pools);
+  auto* pool_defs = reinterpret_cast<PoolDef*>(base + c->pools_offset);
+  uint32_t n_pools = uint32_t(std::min<size_t>(cfg.pools.size(), kMaxPools));
+  int64_t now = int64_t(unix_ns() / 1'000'000'000u);
+  for (uint32_t i = 0; i < n_pools; ++i) fill_pool(&pool_defs[i], cfg.pools[i], now);
   if (n_models) std::memcpy(static_cast<void*>(table), models.data(), n_models * sizeof(ModelPrice));
   std::memset(index, 0, c->model_index_capacity * sizeof(uint32_t));
   build_model_index(table, n_models, index, c->model_index_capacity);
   c->policy_count = n_policies;
+  c->pool_count = n_pools;
   c->model_count = n_models;
   c->config_version += 1;
   config_write_end(*c);
@@ -85,6 +135,7 @@ static void init_config_header(ConfigHeader* c) {
   c->models_offset = c->policies_offset + uint64_t(kMaxPolicies) * sizeof(Policy);
   c->model_index_offset = c->models_offset + uint64_t(kMaxModels) * sizeof(ModelPrice);
   c->model_index_capacity = kModelIndexCapacity;
+  c->pools_offset = c->model_index_offset + uint64_t(kModelIndexCapacity) * sizeof(uint32_t);
 }
 
 void remove_ledger(const std::string& ledger) {

@@ -31,6 +31,9 @@ OwnResult own_ledger(const DaemonConfig& cfg, const std::vector<ModelPrice>& mod
 // Existing runs see new policy limits at once.
 void write_config_segment(ConfigHeader* c, const DaemonConfig& cfg, const std::vector<ModelPrice>& models);
 
+// True when a calendar pool's published period starts are running out.
+bool pool_periods_need_refresh(const ConfigHeader* c, int64_t now_unix_s);
+
 // Removes both segments of `ledger` (operator action; tests).
 void remove_ledger(const std::string& ledger);
 

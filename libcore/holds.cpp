@@ -3,6 +3,8 @@
 #include <atomic>
 
 #include "clock.h"
+#include "hold_table.h"
+#include "levels.h"
 #include "run_limits.h"
 
 namespace ab {
@@ -35,42 +37,17 @@ bool fits(Nanos spent, Nanos held, Nanos estimate, Nanos hard) {
 bool add_held(const Ledger& l, RunSlot& s, Nanos estimate) {
   for (int i = 0; i < kCasRetries; ++i) {
     Nanos held = s.held.load(std::memory_order_acquire);
-    Nanos spent = s.spent.load(std::memory_order_acquire);
+    Nanos spent = run_load(s);
     Nanos hard = effective_hard(l, s);
     if (!fits(spent, held, estimate, hard)) return false;
     if (!s.held.compare_exchange_weak(held, held + estimate, std::memory_order_acq_rel)) continue;
-    Nanos spent2 = s.spent.load(std::memory_order_acquire);
+    Nanos spent2 = run_load(s);
     if (spent2 == spent) return true;
     Nanos held2 = s.held.load(std::memory_order_acquire);
     if (fits(spent2, held2 - estimate, estimate, hard)) return true;
     s.held.fetch_sub(estimate, std::memory_order_acq_rel);
   }
   return false;
-}
-
-// Claims a free hold slot, starting at a per-thread rotating position so
-// that threads rarely contend for the same slot.
-HoldSlot* claim_hold(const Ledger& l, uint32_t pid, uint32_t* index) {
-  static thread_local uint32_t cursor = uint32_t(uintptr_t(&cursor) >> 6) * 2654435761u;
-  const uint32_t cap = l.hold_capacity();
-  for (uint32_t n = 0; n < cap; ++n) {
-    uint32_t i = (cursor + n) % cap;
-    HoldSlot& h = l.holds()[i];
-    uint64_t w = h.word.load(std::memory_order_relaxed);
-    if (hold_state(w) != HoldState::kFree) continue;
-    uint64_t mine = pack_hold(HoldState::kReserving, word_generation(w), pid);
-    if (h.word.compare_exchange_strong(w, mine, std::memory_order_seq_cst)) {
-      cursor = i + 1;
-      *index = i;
-      return &h;
-    }
-  }
-  return nullptr;
-}
-
-void free_hold(HoldSlot& h) {
-  uint64_t w = h.word.load(std::memory_order_relaxed);
-  h.word.store(pack_hold(HoldState::kFree, word_generation(w) + 1, 0), std::memory_order_release);
 }
 
 // Validates a hold handle against the run and moves it ACTIVE -> `to`.
@@ -108,19 +85,16 @@ Status reserve(const Ledger& l, const RunRef& r, Nanos estimate, uint64_t finger
 
   ProcessIdentity me = l.identity();
   uint32_t index = 0;
-  HoldSlot* h = claim_hold(l, me.pid, &index);
+  HoldSlot* h = claim_hold_slot(l, HoldState::kReserving, me.pid, &index);
   if (!h) return Status::kTableFull;
-  h->owner_start_ticks.store(me.start_ticks, std::memory_order_relaxed);
-  h->run_index = r.index;
-  h->run_generation = r.generation;
-  h->estimate = estimate;
-  h->actual.store(0, std::memory_order_relaxed);
-  h->created_unix_ns = coarse_unix_ns();
-  h->fingerprint = fingerprint;
-  h->stage.store(0, std::memory_order_relaxed);
+  init_hold_slot(*h, me, r.index, r.generation, estimate, fingerprint);
+  Levels lv;
+  if (has_levels(run)) levels_of(l, run, coarse_unix_ns() / 1'000'000'000u, &lv);
   run.hold_seq.fetch_add(1, std::memory_order_seq_cst);
+  touch_levels(lv);
 
   Reason why = Reason::kNone;
+  int pool = -1;
   if (!increment_below(run.calls, lim.max_calls)) {
     why = Reason::kCalls;
   } else {
@@ -129,17 +103,24 @@ Status reserve(const Ledger& l, const RunRef& r, Nanos estimate, uint64_t finger
       why = Reason::kConcurrency;
     } else {
       h->stage.fetch_or(kStageInFlight, std::memory_order_release);
-      if (!add_held(l, run, estimate)) why = Reason::kRunHard;
+      if (!add_held(l, run, estimate)) {
+        why = Reason::kRunHard;
+      } else {
+        h->stage.fetch_or(kStageHeld, std::memory_order_release);
+        if (!lv.empty() && !add_held_to_levels(l, lv, estimate, &why, &pool))
+          run.held.fetch_sub(estimate, std::memory_order_seq_cst);
+      }
     }
   }
   if (why != Reason::kNone) {  // undo in reverse order, then free the slot
     uint32_t st = h->stage.load(std::memory_order_relaxed);
     if (st & kStageInFlight) run.in_flight.fetch_sub(1, std::memory_order_acq_rel);
     if (st & kStageCalls) run.calls.fetch_sub(1, std::memory_order_acq_rel);
-    free_hold(*h);
+    free_hold_slot(*h);
+    dec.pool = pool;
+    note_denial(run, Decision{false, why, dec.remaining, pool});
     return deny(why);
   }
-  h->stage.fetch_or(kStageHeld, std::memory_order_release);
   uint64_t w = h->word.load(std::memory_order_relaxed);
   h->word.store(pack_hold(HoldState::kActive, word_generation(w), me.pid), std::memory_order_seq_cst);
   *out = HoldRef{index, word_generation(w)};
@@ -160,17 +141,25 @@ Status commit(const Ledger& l, const RunRef& r, HoldRef ref, Nanos actual, const
     if (s == Status::kOk && out) out->flags |= kChargeHoldExpired;
     return s;
   }
+  Levels lv;
+  if (has_levels(run)) levels_of(l, run, coarse_unix_ns() / 1'000'000'000u, &lv);
   run.hold_seq.fetch_add(1, std::memory_order_seq_cst);
+  touch_levels(lv);
   h->stage.store(0, std::memory_order_relaxed);
   h->actual.store(actual, std::memory_order_relaxed);
-  // spent before held: a concurrent reserver never sees the pair under-count.
-  Status s = charge(l, r, actual, tokens, out, /*count_call=*/false);
-  if (s == Status::kOk) h->stage.fetch_or(kStageSpent, std::memory_order_release);
-  run.held.fetch_sub(h->estimate, std::memory_order_acq_rel);
+  // The truth first (the run's spent), then the levels; spent before held
+  // everywhere, so a concurrent reserver never sees a pair under-count.
+  Status s = record_spend(l, r, actual, tokens, out, /*count_call=*/false);
+  if (s == Status::kOk) {
+    h->stage.fetch_or(kStageSpent, std::memory_order_release);
+    add_spent_to_levels(l, lv, actual);
+  }
+  run.held.fetch_sub(h->estimate, std::memory_order_seq_cst);
+  sub_held_from_levels(lv, h->estimate);
   h->stage.fetch_or(kStageHeld, std::memory_order_release);
   run.in_flight.fetch_sub(1, std::memory_order_acq_rel);
   if (actual > h->estimate) run.overshoot.fetch_add(actual - h->estimate, std::memory_order_relaxed);
-  free_hold(*h);
+  free_hold_slot(*h);
   return s;
 }
 
@@ -193,11 +182,15 @@ Status release(const Ledger& l, const RunRef& r, HoldRef ref) {
   HoldSlot* h = take_hold(l, r, ref, HoldState::kReleasing, me.pid);
   if (!h) return Status::kStaleHandle;
   RunSlot& run = *r.slot;
+  Levels lv;
+  if (has_levels(run)) levels_of(l, run, coarse_unix_ns() / 1'000'000'000u, &lv);
   run.hold_seq.fetch_add(1, std::memory_order_seq_cst);
-  run.held.fetch_sub(h->estimate, std::memory_order_acq_rel);
+  touch_levels(lv);
+  run.held.fetch_sub(h->estimate, std::memory_order_seq_cst);
+  sub_held_from_levels(lv, h->estimate);
   run.in_flight.fetch_sub(1, std::memory_order_acq_rel);
   run.calls.fetch_sub(1, std::memory_order_acq_rel);  // the call was not made
-  free_hold(*h);
+  free_hold_slot(*h);
   return Status::kOk;
 }
 
@@ -212,12 +205,16 @@ bool reclaim_hold(const Ledger& l, uint32_t index, const ProcessIdentity& daemon
   if (h.run_index < l.capacity()) {
     RunSlot& run = l.slots()[h.run_index];
     if (word_generation(run.word.load(std::memory_order_acquire)) == h.run_generation) {
+      Levels lv;
+      if (has_levels(run)) levels_of(l, run, coarse_unix_ns() / 1'000'000'000u, &lv);
       run.hold_seq.fetch_add(1, std::memory_order_seq_cst);
-      run.held.fetch_sub(h.estimate, std::memory_order_acq_rel);
+      touch_levels(lv);
+      run.held.fetch_sub(h.estimate, std::memory_order_seq_cst);
+      sub_held_from_levels(lv, h.estimate);
       run.in_flight.fetch_sub(1, std::memory_order_acq_rel);
     }
   }
-  free_hold(h);
+  free_hold_slot(h);
   return true;
 }
 

@@ -27,7 +27,7 @@ namespace ab {
 inline constexpr uint64_t kDataMagic = 0x3147444255424741ULL;    // "AGBUDG1" LE + '1'
 inline constexpr uint64_t kConfigMagic = 0x3146434255424741ULL;  // "AGBUCF1"
 inline constexpr uint32_t kLayoutMajor = 1;
-inline constexpr uint32_t kLayoutMinor = 1;
+inline constexpr uint32_t kLayoutMinor = 2;
 inline constexpr size_t kCacheLine = 64;
 inline constexpr size_t kRunIdMax = 127;
 inline constexpr uint32_t kDefaultRunCapacity = 65536;
@@ -36,6 +36,11 @@ inline constexpr int kMaxSoftThresholds = 4;
 inline constexpr int kMaxPolicies = 64;
 inline constexpr int kMaxPolicyMatches = 4;
 inline constexpr int kMaxModels = 4096;
+inline constexpr int kMaxPools = 64;
+inline constexpr int kMaxRunPools = 4;        // pools one run belongs to
+inline constexpr int kMaxAncestors = 3;       // parent, grandparent, great-grandparent
+inline constexpr int kPeriodBoundaries = 512; // calendar period starts published ahead
+inline constexpr uint16_t kNoPool = 0xFFFF;
 
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
 static_assert(std::atomic<int64_t>::is_always_lock_free);
@@ -57,6 +62,7 @@ struct alignas(kCacheLine) DataHeader {
   uint64_t runs_offset;     // byte offset of RunSlot[run_capacity]
   uint64_t created_unix_ns;
   uint64_t holds_offset;    // byte offset of HoldSlot[hold_capacity]
+  // PoolSlot[kMaxPools] follows the holds (offset computed, not stored).
 
   // Daemon liveness, written by the daemon every tick (relaxed).
   alignas(kCacheLine) std::atomic<uint64_t> heartbeat_unix_ns;
@@ -167,12 +173,53 @@ struct alignas(kCacheLine) RunSlot {
   uint32_t loop_limit;
   uint32_t max_duration_s;
   uint64_t max_tokens;
+
+  // Line 6: the levels above this run, fixed at begin. Every charge and
+  // hold of this run also applies to its ancestors and its pools.
+  alignas(kCacheLine) std::atomic<int64_t> child_spent;  // sum of descendants' spent (an aggregate)
+  uint16_t pools[kMaxRunPools];              // pool indices, kNoPool = unused
+  uint32_t ancestor_index[kMaxAncestors];    // parent first
+  uint32_t ancestor_generation[kMaxAncestors];
+  uint32_t ancestor_count;
+  std::atomic<uint32_t> last_denial;         // Reason (low 16 bits) | pool index + 1 (high 16 bits)
 };
-static_assert(sizeof(RunSlot) == 6 * kCacheLine);
+static_assert(sizeof(RunSlot) == 7 * kCacheLine);
 static_assert(offsetof(RunSlot, id) == 64);
 static_assert(offsetof(RunSlot, soft_nanos) == 192);
 static_assert(offsetof(RunSlot, spent) == 256);
 static_assert(sizeof(DataHeader) == 4 * kCacheLine);
+
+// ---------------------------------------------------------------------------
+// Pool slot: the live counters of one pool (its definition is a PoolDef in
+// the config segment, same index).
+//
+// `total_spent` is cumulative over the pool's life; the spend of the current
+// period is total_spent - period_base. Both total_spent and held are
+// aggregates: the sum over member runs' spent and over ACTIVE holds of
+// member runs. The daemon recomputes them if a process died between a
+// run's update and the pool's (see daemon/hold_reaper.h).
+// Period rollover: the first process to see a new period CASes period_tag,
+// then stores period_base (the total at that moment) and base_tag last.
+// Until base_tag matches period_tag, readers use the previous base (the
+// period looks fuller than it is: a denial, never an overshoot).
+// `events` packs the period tag (high 16 bits) and EventBit bits set in
+// that period, so each threshold notifies once per period.
+struct alignas(kCacheLine) PoolSlot {
+  std::atomic<int64_t> total_spent;
+  std::atomic<int64_t> held;
+  std::atomic<uint64_t> op_seq;        // bumped at the start of every operation on the pool
+  std::atomic<uint64_t> events;        // period tag << 48 | EventBit
+  std::atomic<uint64_t> delivered;     // same shape; written by the daemon only
+  uint64_t reserved0[3];
+
+  alignas(kCacheLine) std::atomic<uint64_t> period_tag;  // current period number
+  std::atomic<int64_t> period_base;    // total_spent when the current period began
+  std::atomic<uint64_t> base_tag;      // the period period_base belongs to
+  std::atomic<int64_t> previous_spent; // spend of the period before (history)
+  std::atomic<uint64_t> previous_tag;
+  uint64_t reserved1[3];
+};
+static_assert(sizeof(PoolSlot) == 2 * kCacheLine);
 
 // ---------------------------------------------------------------------------
 // Hold slot: one reservation (reserve -> commit | release).
@@ -191,7 +238,12 @@ static_assert(sizeof(DataHeader) == 4 * kCacheLine);
 // transition got (StageBit), so the daemon can repair one interrupted by a
 // SIGKILL: counters it cannot tell apart are recomputed from the ACTIVE
 // holds while no live process is changing them.
-enum class HoldState : uint8_t { kFree = 0, kReserving = 1, kActive = 2, kCommitting = 3, kReleasing = 4 };
+// kCharging marks a plain charge in progress on a run with pools or
+// ancestors: the slot is then only the operation's record, so the daemon can
+// tell a charge interrupted between levels from one still running.
+enum class HoldState : uint8_t {
+  kFree = 0, kReserving = 1, kActive = 2, kCommitting = 3, kReleasing = 4, kCharging = 5
+};
 
 enum StageBit : uint32_t {
   kStageCalls = 1u << 0,     // run.calls incremented
@@ -251,6 +303,28 @@ struct alignas(kCacheLine) Policy {
   uint64_t hold_lease_s;   // holds older than this are reclaimed; 0 = never
   uint32_t loop_limit;     // deny the call that makes N identical fingerprints in a row; 0 = off
   uint32_t reserved1;
+  uint16_t pools[kMaxRunPools];  // pools of this policy's runs, kNoPool = unused
+};
+
+// How a pool's periods are cut.
+enum class PeriodKind : uint32_t { kNone = 0, kRolling = 1, kCalendar = 2 };
+
+// A pool's definition, written by the daemon. For calendar periods (day,
+// week, month in a time zone) the daemon publishes the next period starts
+// as unix seconds, so clients find the current period with no time-zone
+// code: period number = first_period + the index of the last start <= now.
+struct alignas(kCacheLine) PoolDef {
+  char name[64];
+  std::atomic<int64_t> hard_nanos;            // kNoLimit = none
+  uint32_t soft_permille[kMaxSoftThresholds];
+  uint32_t soft_count;
+  PeriodKind period;
+  uint64_t rolling_s;                         // kRolling: period length
+  int64_t anchor_unix_s;                      // kRolling: start of period 0
+  uint64_t first_period;                      // kCalendar: number of the period starting at starts[0]
+  uint32_t start_count;                       // kCalendar: valid entries of starts
+  uint32_t reserved0;
+  int64_t starts[kPeriodBoundaries];          // kCalendar: ascending unix seconds
 };
 
 struct alignas(kCacheLine) ConfigHeader {
@@ -262,12 +336,14 @@ struct alignas(kCacheLine) ConfigHeader {
   uint64_t policies_offset;      // Policy[kMaxPolicies]
   uint64_t models_offset;        // ModelPrice[kMaxModels]
   uint64_t model_index_offset;   // uint32_t[model_index_capacity]: model index + 1, 0 = empty
+  uint64_t pools_offset;         // PoolDef[kMaxPools]
   uint32_t model_index_capacity; // power of two
   uint32_t reserved0;
 
   alignas(kCacheLine) std::atomic<uint64_t> seq;  // seqlock, even = stable
   uint32_t policy_count;   // 1..kMaxPolicies; policy 0 is the default
   uint32_t model_count;    // 0..kMaxModels
+  uint32_t pool_count;     // 0..kMaxPools
   uint64_t config_version; // bumped by each applied configuration
 
   alignas(kCacheLine) std::atomic<uint32_t> ready;
@@ -287,6 +363,7 @@ inline constexpr uint64_t kLayoutFingerprint = [] {
                      uint64_t(offsetof(DataHeader, ready)), uint64_t(sizeof(ConfigHeader)),
                      uint64_t(sizeof(Policy)), uint64_t(sizeof(ModelPrice)), uint64_t(sizeof(HoldSlot)),
                      uint64_t(offsetof(RunSlot, held)), uint64_t(offsetof(DataHeader, holds_offset)),
+                     uint64_t(sizeof(PoolSlot)), uint64_t(sizeof(PoolDef)), uint64_t(offsetof(RunSlot, child_spent)),
                      uint64_t(kMaxPolicies), uint64_t(kMaxModels), uint64_t(kRunIdMax),
                      uint64_t(kLayoutMajor), uint64_t(kLayoutMinor)})
     h = fnv1a(h, v);

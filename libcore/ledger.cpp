@@ -72,9 +72,11 @@ Status Ledger::validate(const Segment& data, const Segment& config, std::string*
   uint32_t icap = c->model_index_capacity;
   uint64_t policies_end = c->policies_offset + uint64_t(kMaxPolicies) * sizeof(Policy);
   uint64_t models_end = c->models_offset + uint64_t(kMaxModels) * sizeof(ModelPrice);
+  uint64_t index_end = models_end + uint64_t(icap) * sizeof(uint32_t);
   if (icap == 0 || (icap & (icap - 1)) != 0 || c->segment_size != config_segment_size(icap) ||
       config.size() < c->segment_size || c->policies_offset != sizeof(ConfigHeader) ||
-      c->models_offset != policies_end || c->model_index_offset != models_end ||
+      c->models_offset != policies_end || c->model_index_offset != models_end || c->pools_offset != index_end ||
+      c->pool_count > uint32_t(kMaxPools) ||
       c->policy_count == 0 || c->policy_count > uint32_t(kMaxPolicies) ||
       c->model_count > uint32_t(kMaxModels)) {
     *message = "config segment header is inconsistent";
@@ -92,11 +94,13 @@ void Ledger::bind(Segment data, Segment config, std::string name) {
   capacity_ = header_->run_capacity;
   holds_ = reinterpret_cast<HoldSlot*>(static_cast<char*>(data_.data()) + header_->holds_offset);
   hold_capacity_ = header_->hold_capacity;
+  pools_ = reinterpret_cast<PoolSlot*>(reinterpret_cast<char*>(holds_) + uint64_t(hold_capacity_) * sizeof(HoldSlot));
   auto* base = static_cast<const char*>(config_seg_.data());
   config_ = reinterpret_cast<const ConfigHeader*>(base);
   policies_ = reinterpret_cast<const Policy*>(base + config_->policies_offset);
   models_ = reinterpret_cast<const ModelPrice*>(base + config_->models_offset);
   model_index_ = reinterpret_cast<const uint32_t*>(base + config_->model_index_offset);
+  pool_defs_ = reinterpret_cast<const PoolDef*>(base + config_->pools_offset);
   self_ = self_identity();
 }
 
@@ -210,7 +214,7 @@ static uint64_t wait_for_claim(RunSlot& s, uint64_t w, bool* busy) {
 }
 
 Status Ledger::probe(std::string_view run_id, uint64_t hash, const BeginOptions* create,
-                     uint16_t policy, RunRef* out) const {
+                     uint16_t policy, const RunLevelsAtBegin& levels, RunRef* out) const {
   const uint32_t mask = capacity_ - 1;
   uint32_t idx = uint32_t(hash) & mask;
   for (uint32_t probes = 0; probes < capacity_;) {
@@ -256,6 +260,14 @@ Status Ledger::probe(std::string_view run_id, uint64_t hash, const BeginOptions*
         s.loop_limit = create->loop_limit;
         s.max_duration_s = create->max_duration_s;
         s.max_tokens = create->max_tokens;
+        s.child_spent.store(0, std::memory_order_relaxed);
+        s.last_denial.store(0, std::memory_order_relaxed);
+        for (int k = 0; k < kMaxRunPools; ++k) s.pools[k] = levels.pools[k];
+        for (int k = 0; k < kMaxAncestors; ++k) {
+          s.ancestor_index[k] = levels.ancestor_index[k];
+          s.ancestor_generation[k] = levels.ancestor_generation[k];
+        }
+        s.ancestor_count = levels.ancestor_count;
         // Publish: everything above happens-before any acquire load of kActive.
         s.word.store(pack_word(SlotState::kActive, word_generation(w), me.pid), std::memory_order_release);
         *out = RunRef{&s, idx, word_generation(w), true};
@@ -295,18 +307,64 @@ Status Ledger::probe(std::string_view run_id, uint64_t hash, const BeginOptions*
   return create ? Status::kTableFull : Status::kNotFound;
 }
 
+// Adds pool `p` to the set unless present; false if the set is full.
+static bool add_pool(RunLevelsAtBegin* lv, uint16_t p) {
+  for (int k = 0; k < kMaxRunPools; ++k) {
+    if (lv->pools[k] == p) return true;
+    if (lv->pools[k] == kNoPool) {
+      lv->pools[k] = p;
+      return true;
+    }
+  }
+  return false;
+}
+
+Status Ledger::levels_at_begin(uint16_t policy, std::string_view parent, RunLevelsAtBegin* out) const {
+  *out = RunLevelsAtBegin{};
+  Status s = read_config(*config_, [&] {
+    for (int k = 0; k < kMaxRunPools; ++k) {
+      uint16_t p = policies_[policy].pools[k];
+      if (p != kNoPool && p < config_->pool_count) add_pool(out, p);
+    }
+  });
+  if (s != Status::kOk) return s;
+  if (parent.empty()) return Status::kOk;
+  RunRef pr;
+  if (Status f = find(parent, &pr); f != Status::kOk) return f == Status::kInvalidRunId ? Status::kInvalidArgument : f;
+  uint64_t w = pr.slot->word.load(std::memory_order_acquire);
+  if (word_state(w) != SlotState::kActive) return Status::kRunClosed;
+  const RunSlot& p = *pr.slot;
+  uint32_t n = p.ancestor_count <= uint32_t(kMaxAncestors) ? p.ancestor_count : 0;
+  if (n == uint32_t(kMaxAncestors)) return Status::kInvalidArgument;  // nesting too deep
+  out->ancestor_index[0] = pr.index;
+  out->ancestor_generation[0] = pr.generation;
+  for (uint32_t i = 0; i < n; ++i) {
+    out->ancestor_index[i + 1] = p.ancestor_index[i];
+    out->ancestor_generation[i + 1] = p.ancestor_generation[i];
+  }
+  out->ancestor_count = n + 1;
+  // The parent's pools bind the child's spend too.
+  for (int k = 0; k < kMaxRunPools; ++k)
+    if (p.pools[k] != kNoPool && !add_pool(out, p.pools[k])) return Status::kInvalidArgument;
+  return Status::kOk;
+}
+
 Status Ledger::begin(std::string_view run_id, const BeginOptions& opts, RunRef* out) {
   if (!valid_run_id(run_id)) return Status::kInvalidRunId;
   if (opts.soft_nanos > kNoLimit / 2) return Status::kInvalidAmount;
+  if (!opts.parent.empty() && (!valid_run_id(opts.parent) || opts.parent == run_id)) return Status::kInvalidArgument;
   uint16_t policy = 0;
   Status s = resolve_policy(opts.labels, &policy);
   if (s != Status::kOk) return s;
-  return probe(run_id, run_id_hash(run_id), &opts, policy, out);
+  RunLevelsAtBegin levels;
+  s = levels_at_begin(policy, opts.parent, &levels);
+  if (s != Status::kOk) return s;
+  return probe(run_id, run_id_hash(run_id), &opts, policy, levels, out);
 }
 
 Status Ledger::find(std::string_view run_id, RunRef* out) const {
   if (!valid_run_id(run_id)) return Status::kInvalidRunId;
-  return probe(run_id, run_id_hash(run_id), nullptr, 0, out);
+  return probe(run_id, run_id_hash(run_id), nullptr, 0, RunLevelsAtBegin{}, out);
 }
 
 }  // namespace ab

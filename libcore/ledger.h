@@ -21,6 +21,16 @@ struct BeginOptions {
   uint32_t max_calls = 0, max_in_flight = 0, loop_limit = 0, max_duration_s = 0;
   uint64_t max_tokens = 0;
   std::string_view labels;  // "key=value,key=value"; "policy=NAME" selects by name
+  std::string_view parent;  // run id of the parent run (must be active), empty = none
+};
+
+// The levels a new run joins: its policy's pools plus its ancestors' pools,
+// and its ancestors (parent first).
+struct RunLevelsAtBegin {
+  uint16_t pools[kMaxRunPools] = {kNoPool, kNoPool, kNoPool, kNoPool};
+  uint32_t ancestor_index[kMaxAncestors] = {};
+  uint32_t ancestor_generation[kMaxAncestors] = {};
+  uint32_t ancestor_count = 0;
 };
 
 // A run as seen from one process: the slot plus the generation it was begun
@@ -50,6 +60,12 @@ class Ledger {
   RunSlot* slots() const { return slots_; }
   uint32_t capacity() const { return capacity_; }
   HoldSlot* holds() const { return holds_; }
+  PoolSlot* pools() const { return pools_; }
+  const PoolDef* pool_defs() const { return pool_defs_; }
+  uint32_t pool_count() const {
+    uint32_t n = config_->pool_count;
+    return n <= uint32_t(kMaxPools) ? n : 0;
+  }
   uint32_t hold_capacity() const { return hold_capacity_; }
   const ConfigHeader* config() const { return config_; }
   const Policy* policies() const { return policies_; }
@@ -82,7 +98,8 @@ class Ledger {
 
  private:
   Status probe(std::string_view run_id, uint64_t hash, const BeginOptions* create, uint16_t policy,
-               RunRef* out) const;
+               const RunLevelsAtBegin& levels, RunRef* out) const;
+  Status levels_at_begin(uint16_t policy, std::string_view parent, RunLevelsAtBegin* out) const;
 
   std::string name_;
   Segment data_, config_seg_;
@@ -90,6 +107,8 @@ class Ledger {
   RunSlot* slots_ = nullptr;
   uint32_t capacity_ = 0;
   HoldSlot* holds_ = nullptr;
+  PoolSlot* pools_ = nullptr;
+  const PoolDef* pool_defs_ = nullptr;
   uint32_t hold_capacity_ = 0;
   const ConfigHeader* config_ = nullptr;
   const Policy* policies_ = nullptr;

@@ -1,6 +1,9 @@
 #include "run_ops.h"
 
 #include "clock.h"
+#include "hold_table.h"
+#include "levels.h"
+#include "pool_period.h"
 #include "run_limits.h"
 
 namespace ab {
@@ -30,21 +33,23 @@ void mark_event(const Ledger& l, RunSlot& s, uint32_t bits) {
   if ((before & bits) != bits) l.header()->event_hint.fetch_add(1, std::memory_order_release);
 }
 
-Status charge(const Ledger& l, const RunRef& r, Nanos nanos, const Usage* tokens, ChargeResult* out,
-              bool count_call) {
-  if (nanos < 0 || nanos > kMaxAmountNanos) return Status::kInvalidAmount;
-  SlotState st;
-  if (Status e = check_handle(r, &st); e != Status::kOk) return e;
-  if (st == SlotState::kClosed) return Status::kRunClosed;
-  RunSlot& s = *r.slot;
+Nanos run_load(const RunSlot& s) {
+  return s.spent.load(std::memory_order_acquire) + s.child_spent.load(std::memory_order_acquire);
+}
 
+Status record_spend(const Ledger& l, const RunRef& r, Nanos nanos, const Usage* tokens, ChargeResult* out,
+                    bool count_call) {
+  RunSlot& s = *r.slot;
   // fetch_add hands each charge a disjoint interval [old, old+nanos): exactly
   // one charge can see a threshold inside its interval.
-  Nanos old = s.spent.fetch_add(nanos, std::memory_order_relaxed);
-  if (old > INT64_MAX - nanos) {  // unreachable in practice; never wrap
+  Nanos old = s.spent.fetch_add(nanos, std::memory_order_seq_cst);
+  if (old > INT64_MAX / 2 - nanos) {  // unreachable in practice; never wrap
     s.spent.fetch_sub(nanos, std::memory_order_relaxed);
     return Status::kOverflow;
   }
+  // A parent's limit binds its descendants' spend too.
+  Nanos children = s.child_spent.load(std::memory_order_seq_cst);
+  old += children;
   Nanos now = old + nanos;
   if (count_call) s.calls.fetch_add(1, std::memory_order_relaxed);
   if (tokens) {
@@ -81,8 +86,33 @@ Status charge(const Ledger& l, const RunRef& r, Nanos nanos, const Usage* tokens
     }
   }
   if (events) mark_event(l, s, events);
-  if (out) *out = ChargeResult{flags, now, nanos};
+  if (out) *out = ChargeResult{flags, now - children, nanos};
   return Status::kOk;
+}
+
+Status charge(const Ledger& l, const RunRef& r, Nanos nanos, const Usage* tokens, ChargeResult* out,
+              bool count_call) {
+  if (nanos < 0 || nanos > kMaxAmountNanos) return Status::kInvalidAmount;
+  SlotState st;
+  if (Status e = check_handle(r, &st); e != Status::kOk) return e;
+  if (st == SlotState::kClosed) return Status::kRunClosed;
+  RunSlot& s = *r.slot;
+  if (!has_levels(s)) return record_spend(l, r, nanos, tokens, out, count_call);
+
+  // Several levels: leave an operation record first, so that a SIGKILL
+  // between the run's update and a level's is found and repaired.
+  Levels lv;
+  levels_of(l, s, coarse_unix_ns() / 1'000'000'000u, &lv);
+  ProcessIdentity me = l.identity();
+  uint32_t index = 0;
+  HoldSlot* op = claim_hold_slot(l, HoldState::kCharging, me.pid, &index);
+  if (op) init_hold_slot(*op, me, r.index, r.generation, 0, 0);
+  s.hold_seq.fetch_add(1, std::memory_order_seq_cst);
+  touch_levels(lv);
+  Status rs = record_spend(l, r, nanos, tokens, out, count_call);
+  if (rs == Status::kOk) add_spent_to_levels(l, lv, nanos);
+  if (op) free_hold_slot(*op);
+  return rs;
 }
 
 Status price_for_run(const Ledger& l, const RunRef& r, std::string_view model, const Usage& usage, Nanos* cost,
@@ -125,7 +155,7 @@ Status admit(const Ledger& l, const RunRef& r, Nanos estimate, Decision* out) {
   if (Status e = check_handle(r, &st); e != Status::kOk) return e;
   const RunSlot& s = *r.slot;
   Nanos held = s.held.load(std::memory_order_acquire);
-  Nanos spent = s.spent.load(std::memory_order_acquire);
+  Nanos spent = run_load(s);
   Nanos hard = effective_hard(l, s);
   Nanos used = spent + held;
   Decision d;
@@ -146,9 +176,36 @@ Status admit(const Ledger& l, const RunRef& r, Nanos estimate, Decision* out) {
     const Policy* p = l.policy_of(s);
     if (!p || p->unknown_model == UnknownModel::kDeny) d.reason = Reason::kUnpriced;
   }
+  if (d.reason == Reason::kNone && has_levels(s)) d.reason = levels_deny(l, s, estimate, &d.pool);
   d.allowed = d.reason == Reason::kNone;
+  if (!d.allowed) note_denial(*r.slot, d);
   if (out) *out = d;
   return d.allowed ? Status::kOk : Status::kDenied;
+}
+
+Reason levels_deny(const Ledger& l, const RunSlot& s, Nanos estimate, int* pool) {
+  Levels lv;
+  levels_of(l, s, coarse_unix_ns() / 1'000'000'000u, &lv);
+  auto over = [&](Nanos used, Nanos hard) {
+    return hard != kNoLimit && (estimate == 0 ? used >= hard : estimate > hard || used > hard - estimate);
+  };
+  for (uint32_t i = 0; i < lv.ancestor_count; ++i) {
+    const RunSlot& a = *lv.ancestors[i];
+    if (over(run_load(a) + a.held.load(std::memory_order_acquire), effective_hard(l, a))) return Reason::kRunHard;
+  }
+  for (uint32_t j = 0; j < lv.pool_count; ++j) {
+    const PoolSlot& p = *lv.pools[j];
+    if (over(period_spent(p, lv.period[j]) + p.held.load(std::memory_order_acquire), pool_hard(*lv.defs[j]))) {
+      *pool = lv.pool_index[j];
+      return Reason::kPool;
+    }
+  }
+  return Reason::kNone;
+}
+
+void note_denial(RunSlot& s, const Decision& d) {
+  uint32_t v = uint32_t(d.reason) | (d.reason == Reason::kPool ? uint32_t(d.pool + 1) << 16 : 0);
+  if (s.last_denial.load(std::memory_order_relaxed) != v) s.last_denial.store(v, std::memory_order_relaxed);
 }
 
 Status admit_fp(const Ledger& l, const RunRef& r, Nanos estimate, uint64_t fingerprint, Decision* out) {
@@ -174,6 +231,8 @@ Status status_of_slot(const Ledger& l, const RunSlot& s, RunStatus* out) {
   st.policy = s.policy;
   st.spent = s.spent.load(std::memory_order_relaxed);
   st.held = s.held.load(std::memory_order_relaxed);
+  st.child_spent = s.child_spent.load(std::memory_order_relaxed);
+  st.last_denial = s.last_denial.load(std::memory_order_relaxed);
   st.overshoot = s.overshoot.load(std::memory_order_relaxed);
   st.in_flight = s.in_flight.load(std::memory_order_relaxed);
   st.flags = s.flags.load(std::memory_order_relaxed);

@@ -33,14 +33,15 @@ struct Decision {
   bool allowed = false;
   Reason reason = Reason::kNone;
   Nanos remaining = 0;  // hard - spent (kNoLimit if none), never negative
+  int pool = -1;        // for Reason::kPool: the pool's index
 };
 
 struct RunStatus {
   SlotState state;
   uint32_t generation;
   uint16_t policy;
-  Nanos spent, held, overshoot, hard, soft[kMaxSoftThresholds];
-  uint32_t in_flight, flags;
+  Nanos spent, child_spent, held, overshoot, hard, soft[kMaxSoftThresholds];
+  uint32_t in_flight, flags, last_denial;
   uint64_t calls, input_tokens, cached_tokens, cache_write_tokens, output_tokens, reasoning_tokens;
   uint64_t begun_unix_ns, first_charge_unix_ns, last_charge_unix_ns, closed_unix_ns;
   uint32_t pending_events;
@@ -82,6 +83,21 @@ Status admit_fp(const Ledger& l, const RunRef& r, Nanos estimate, uint64_t finge
 
 Status status(const Ledger& l, const RunRef& r, RunStatus* out);
 Status status_of_slot(const Ledger& l, const RunSlot& s, RunStatus* out);
+
+// A run's load against its hard limit: its own spend plus its descendants'.
+Nanos run_load(const RunSlot& s);
+
+// Records `nanos` on the run itself (the truth): counters, timestamps and
+// threshold events. Callers apply it to the levels above.
+Status record_spend(const Ledger& l, const RunRef& r, Nanos nanos, const Usage* tokens, ChargeResult* out,
+                    bool count_call);
+
+// The first level above the run (ancestor or pool) that has no room for
+// `estimate`; kNone if all have. *pool receives a denying pool's index.
+Reason levels_deny(const Ledger& l, const RunSlot& s, Nanos estimate, int* pool);
+
+// Remembers the run's latest denial for status (only on change).
+void note_denial(RunSlot& s, const Decision& d);
 
 // Sets event bits on the run (fetch_or) and bumps the daemon's hint if any
 // bit is new. The one caller that sets a bit first is the one that crossed.

@@ -14,7 +14,10 @@
 using namespace abtest;
 
 TEST(Layout, SharedStructsArePinned) {
-  EXPECT_EQ(sizeof(ab::RunSlot), 384u);
+  EXPECT_EQ(sizeof(ab::RunSlot), 448u);
+  EXPECT_EQ(offsetof(ab::RunSlot, child_spent), 384u);
+  EXPECT_EQ(sizeof(ab::PoolSlot), 128u);
+  EXPECT_EQ(offsetof(ab::PoolSlot, period_tag), 64u);
   EXPECT_EQ(alignof(ab::RunSlot), 64u);
   EXPECT_EQ(offsetof(ab::RunSlot, word), 0u);
   EXPECT_EQ(offsetof(ab::RunSlot, id), 64u);
@@ -29,7 +32,7 @@ TEST(Layout, SharedStructsArePinned) {
   EXPECT_TRUE(std::atomic<uint64_t>::is_always_lock_free);
   EXPECT_TRUE(std::atomic<uint32_t>::is_always_lock_free);
   EXPECT_NE(ab::kLayoutFingerprint, 0u);
-  EXPECT_EQ(ab::data_segment_size(65536, 1024), 256u + 65536u * 384u + 1024u * 64u);
+  EXPECT_EQ(ab::data_segment_size(65536, 1024), 256u + 65536u * 448u + 1024u * 64u + 64u * 128u);
   EXPECT_EQ(sizeof(ab::HoldSlot), 64u);
   EXPECT_EQ(offsetof(ab::RunSlot, held), 320u);
 }
