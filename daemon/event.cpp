@@ -10,22 +10,33 @@ const char* event_kind_name(EventKind k) {
     case EventKind::kHardLimit: return "hard_limit";
     case EventKind::kUnpricedModel: return "unpriced_model";
     case EventKind::kRunClosed: return "run_closed";
+    case EventKind::kLoopDetected: return "loop_detected";
+    case EventKind::kPoolSoftThreshold: return "pool_soft_threshold";
+    case EventKind::kPoolHardLimit: return "pool_hard_limit";
+    case EventKind::kPoolPeriodRolled: return "pool_period_rolled";
   }
   return "unknown";
 }
 
 std::string describe(const Event& e) {
-  std::string s = std::string(event_kind_name(e.kind)) + " run=" + e.run_id + " policy=" + e.policy;
-  if (e.kind == EventKind::kSoftThreshold || e.kind == EventKind::kHardLimit)
+  std::string s = event_kind_name(e.kind);
+  if (!e.pool.empty()) {
+    s += " pool=" + e.pool + " period=" + std::to_string(e.period);
+    if (e.kind == EventKind::kPoolPeriodRolled) return s + " spent=$" + format_usd(e.spent);
+  } else {
+    s += " run=" + e.run_id + " policy=" + e.policy;
+  }
+  if (e.kind == EventKind::kSoftThreshold || e.kind == EventKind::kHardLimit ||
+      e.kind == EventKind::kPoolSoftThreshold || e.kind == EventKind::kPoolHardLimit)
     s += " threshold=$" + format_usd(e.threshold_nanos);
   s += " spent_now=$" + format_usd(e.spent);
   if (e.hard != kNoLimit) s += " hard=$" + format_usd(e.hard);
-  s += " calls=" + std::to_string(e.calls);
+  if (e.pool.empty()) s += " calls=" + std::to_string(e.calls);
   return s;
 }
 
 void LogSink::deliver(const Event& e) {
-  if (e.kind == EventKind::kRunClosed) spdlog::info("{}", describe(e));
+  if (e.kind == EventKind::kRunClosed || e.kind == EventKind::kPoolPeriodRolled) spdlog::info("{}", describe(e));
   else spdlog::warn("{}", describe(e));
 }
 

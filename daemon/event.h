@@ -7,13 +7,18 @@
 
 namespace ab {
 
-enum class EventKind { kSoftThreshold, kHardLimit, kUnpricedModel, kRunClosed };
+enum class EventKind {
+  kSoftThreshold, kHardLimit, kUnpricedModel, kRunClosed, kLoopDetected,
+  kPoolSoftThreshold, kPoolHardLimit, kPoolPeriodRolled
+};
 
 const char* event_kind_name(EventKind k);
 
 struct Event {
   EventKind kind;
-  std::string run_id;
+  std::string run_id;         // empty for pool events
+  std::string pool;           // pool events
+  uint64_t period = 0;        // pool events: the period it happened in (rolled: the one that ended)
   std::string policy;
   int threshold = -1;        // soft threshold index for kSoftThreshold
   Nanos threshold_nanos = 0; // the line that was crossed (soft or hard)

@@ -61,9 +61,68 @@ size_t EventScanner::scan(const std::vector<EventSink*>& sinks, bool force) {
       emit(sinks, e);
       ++delivered;
     }
+    if (due & kEventLoop) {
+      Event e = base;
+      e.kind = EventKind::kLoopDetected;
+      emit(sinks, e);
+      ++delivered;
+    }
     if (due & kEventClosed) {
       Event e = base;
       e.kind = EventKind::kRunClosed;
+      emit(sinks, e);
+      ++delivered;
+    }
+  }
+  return delivered + scan_pools(sinks);
+}
+
+size_t EventScanner::scan_pools(const std::vector<EventSink*>& sinks) {
+  size_t delivered = 0;
+  uint32_t n = ledger_.pool_count();
+  if (seen_period_.size() < n) {
+    size_t old = seen_period_.size();
+    seen_period_.resize(n);
+    for (size_t i = old; i < n; ++i) seen_period_[i] = ledger_.pools()[i].period_tag.load(std::memory_order_acquire);
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    PoolSlot& p = ledger_.pools()[i];
+    const PoolDef& d = ledger_.pool_defs()[i];
+    Event base;
+    base.pool.assign(d.name, strnlen(d.name, sizeof d.name));
+    base.hard = d.hard_nanos.load(std::memory_order_relaxed);
+    base.unix_ns = unix_ns();
+    uint64_t tag = p.period_tag.load(std::memory_order_acquire);
+    if (tag != seen_period_[i]) {
+      Event e = base;
+      e.kind = EventKind::kPoolPeriodRolled;
+      e.period = p.previous_tag.load(std::memory_order_relaxed);
+      e.spent = p.previous_spent.load(std::memory_order_relaxed);
+      seen_period_[i] = tag;
+      emit(sinks, e);
+      ++delivered;
+    }
+    uint64_t ev = p.events.load(std::memory_order_acquire);
+    uint64_t done = p.delivered.load(std::memory_order_relaxed);
+    uint64_t bits = ev & 0xFFFFFFFFFFFFull;
+    uint64_t due = (ev >> 48) == (done >> 48) ? bits & ~done : bits;
+    if (!due) continue;
+    p.delivered.store(ev, std::memory_order_release);  // before delivering, as for runs
+    base.period = tag;
+    base.spent = p.total_spent.load(std::memory_order_relaxed) - p.period_base.load(std::memory_order_relaxed);
+    for (uint32_t k = 0; k < d.soft_count && k < uint32_t(kMaxSoftThresholds); ++k) {
+      if (!(due & soft_event_bit(int(k)))) continue;
+      Event e = base;
+      e.kind = EventKind::kPoolSoftThreshold;
+      e.threshold = int(k);
+      e.threshold_nanos = base.hard == kNoLimit ? 0 : Nanos((__int128)base.hard * d.soft_permille[k] / 1000);
+      emit(sinks, e);
+      ++delivered;
+    }
+    if (due & kEventHard) {
+      Event e = base;
+      e.kind = EventKind::kPoolHardLimit;
+      e.threshold_nanos = base.hard;
       emit(sinks, e);
       ++delivered;
     }

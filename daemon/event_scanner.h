@@ -22,8 +22,11 @@ class EventScanner {
   size_t scan(const std::vector<EventSink*>& sinks, bool force);
 
  private:
+  size_t scan_pools(const std::vector<EventSink*>& sinks);
+
   Ledger& ledger_;
   uint64_t last_hint_ = UINT64_MAX;
+  std::vector<uint64_t> seen_period_;  // per pool: the period tag last seen
 };
 
 }  // namespace ab
