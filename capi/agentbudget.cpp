@@ -73,7 +73,7 @@ int code(ab::Status s) { return int(s); }
 // Converts the caller's ab_usage into normalised counts.
 int to_usage(const ab_usage* in, ab::Usage* out) {
   if (!in || in->struct_size < sizeof(ab_usage)) return AB_ERR_INVALID_ARGUMENT;
-  if (in->shape > AB_USAGE_ANTHROPIC || (in->flags & ~AB_USAGE_REASONING_SEPARATE) != 0)
+  if (in->shape > AB_USAGE_ANTHROPIC || (in->flags & ~AB_USAGE_REASONING_SEPARATE) != 0 || in->reserved != 0)
     return AB_ERR_INVALID_ARGUMENT;
   ab::ReportedUsage r;
   r.shape = in->shape == AB_USAGE_ANTHROPIC ? ab::UsageShape::kAnthropic : ab::UsageShape::kOpenAI;
@@ -109,7 +109,7 @@ const char* ab_reason_name(int reason) { return ab::reason_name(ab::Reason(reaso
 const char* ab_last_error_detail(void) { return t_detail; }
 
 int ab_ledger_open(const char* name, ab_ledger** out) {
-  if (!out) return AB_ERR_INVALID_ARGUMENT;
+  if (!out || (name && !*name)) return AB_ERR_INVALID_ARGUMENT;
   *out = nullptr;
   t_detail[0] = '\0';
   try {
@@ -136,7 +136,9 @@ int ab_run_begin(ab_ledger* ledger, const char* run_id, const ab_begin_options* 
   ab::BeginOptions o;
   if (opts) {
     if (opts->struct_size < sizeof(ab_begin_options) || opts->flags != 0) return AB_ERR_INVALID_ARGUMENT;
-    if (opts->hard_nanos > ab::kNoLimit - 1 || opts->soft_nanos > ab::kNoLimit - 1)
+    // AB_NO_LIMIT asks for no cap of the run's own, like any negative value.
+    if ((opts->hard_nanos > ab::kNoLimit / 2 && opts->hard_nanos != AB_NO_LIMIT) ||
+        (opts->soft_nanos > ab::kNoLimit / 2 && opts->soft_nanos != AB_NO_LIMIT))
       return AB_ERR_INVALID_AMOUNT;
     o.max_calls = opts->max_calls;
     o.max_in_flight = opts->max_in_flight;
@@ -144,8 +146,8 @@ int ab_run_begin(ab_ledger* ledger, const char* run_id, const ab_begin_options* 
     o.max_duration_s = opts->max_duration_s;
     o.max_tokens = opts->max_tokens;
     if (o.loop_limit == 1) return AB_ERR_INVALID_ARGUMENT;  // every call would be its own loop
-    o.hard_nanos = opts->hard_nanos < 0 ? -1 : opts->hard_nanos;
-    o.soft_nanos = opts->soft_nanos < 0 ? -1 : opts->soft_nanos;
+    o.hard_nanos = opts->hard_nanos < 0 || opts->hard_nanos == AB_NO_LIMIT ? -1 : opts->hard_nanos;
+    o.soft_nanos = opts->soft_nanos < 0 || opts->soft_nanos == AB_NO_LIMIT ? -1 : opts->soft_nanos;
     if (opts->labels) o.labels = opts->labels;
     if (opts->parent) {
       size_t plen = strnlen(opts->parent, ab::kRunIdMax + 1);
@@ -159,6 +161,10 @@ int ab_run_begin(ab_ledger* ledger, const char* run_id, const ab_begin_options* 
   if (!r) return AB_ERR_SYSTEM;
   ab::Status s = ledger->core->begin(std::string_view(run_id, len), o, &r->ref);
   if (s != ab::Status::kOk) {
+    t_detail[0] = '\0';
+    if (s == ab::Status::kTableFull)
+      set_detail("all " + std::to_string(ledger->core->capacity()) +
+                 " run slots are in use; ended runs are recycled by agentbudgetd after their grace period");
     delete r;
     return code(s);
   }

@@ -1,10 +1,12 @@
 #include "config.h"
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "labels.h"
 #include "money.h"
 #include "period_starts.h"
 #include "segment.h"
@@ -89,7 +91,8 @@ void read_policy(const toml::table& t, Reporter& r, PolicyConfig* p, const std::
       else r.at(&v, key, "must be \"deny\" or \"fallback\"");
     } else if (k == "fallback_input_per_mtok" || k == "fallback_output_per_mtok") {
       Nanos per_m = 0;
-      if (!read_usd(v, &per_m)) r.at(&v, key, "must be a USD price per 1M tokens such as \"15.00\"");
+      if (!read_usd(v, &per_m) || per_m == 0)
+        r.at(&v, key, "must be a USD price per 1M tokens above 0 such as \"15.00\" (unknown models are never free)");
       // USD per 1M tokens in nanos equals femto-USD per token.
       else (k == "fallback_input_per_mtok" ? p->fallback_input : p->fallback_output) = per_m;
     } else if (k == "max_calls" || k == "max_tokens" || k == "max_duration_s" || k == "hold_lease_s") {
@@ -129,8 +132,11 @@ void read_policy(const toml::table& t, Reporter& r, PolicyConfig* p, const std::
       }
       for (auto&& [mk, mv] : *mt) {
         auto s = mv.value<std::string>();
-        if (!s || s->empty() || s->size() > 63 || mk.str().size() > 31)
-          r.at(&mv, key + "." + std::string(mk.str()), "must be a label value string (\"*\" for any)");
+        if (!valid_label_key(mk.str()))
+          r.at(&mv, key + "." + std::string(mk.str()), "label keys are 1-31 of [a-z0-9_.-]");
+        else if (!s || (*s != "*" && !valid_label_value(*s)))
+          r.at(&mv, key + "." + std::string(mk.str()),
+               "must be a label value (1-63 printable characters, no space, ',' or '='), or \"*\" for any");
         else p->matches.emplace_back(std::string(mk.str()), *s);
       }
     } else {
@@ -289,6 +295,11 @@ bool parse_config(const std::string& text, const std::string& file, DaemonConfig
 }
 
 bool load_config_file(const std::string& path, DaemonConfig* out, std::vector<std::string>* errors) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    errors->assign(1, path + ": is a directory, not a configuration file");
+    return false;
+  }
   std::ifstream in(path);
   if (!in) {
     errors->assign(1, path + ": cannot read the file");

@@ -1,5 +1,6 @@
 #include "daemon.h"
 
+#include <grp.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,10 +13,22 @@
 
 namespace ab {
 
+std::vector<std::string> check_startable(const DaemonConfig& cfg) {
+  std::vector<std::string> problems;
+  std::string path = cfg.price_table.empty() ? default_price_table_path() : cfg.price_table;
+  PriceTableLoad prices;
+  std::string err;
+  if (!load_litellm_prices(path, &prices, &err)) problems.push_back("price_table: " + err);
+  if (cfg.group_required && !getgrnam(cfg.group.c_str()))
+    problems.push_back("group: '" + cfg.group + "' does not exist");
+  return problems;
+}
+
 Daemon::Daemon(DaemonConfig cfg) : cfg_(std::move(cfg)) { sinks_.push_back(&log_sink_); }
 Daemon::~Daemon() = default;
 
 bool Daemon::start(std::string* message) {
+  if (!lock_.acquire(cfg_.ledger, message)) return false;
   std::string path = cfg_.price_table.empty() ? default_price_table_path() : cfg_.price_table;
   PriceTableLoad prices;
   std::string err;
@@ -49,6 +62,13 @@ size_t Daemon::tick(bool force_scan, uint64_t now_unix_ns) {
   ++ticks_;
   uint64_t now = now_unix_ns ? now_unix_ns : unix_ns();
   auto* config = static_cast<ConfigHeader*>(ledger_->config_segment().data());
+  // Only this daemon writes the config, and not now: an odd seqlock word is
+  // a daemon killed mid-write (or corruption). Rewrite it whole.
+  if (config->seq.load(std::memory_order_acquire) & 1) {
+    config->seq.fetch_add(1, std::memory_order_acq_rel);
+    write_config_segment(config, cfg_, models_);
+    spdlog::warn("config segment was left mid-write; rewrote it");
+  }
   if (pool_periods_need_refresh(config, int64_t(now / 1'000'000'000u))) {
     write_config_segment(config, cfg_, models_);
     spdlog::info("published the next calendar period starts of the pools");

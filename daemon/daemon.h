@@ -11,9 +11,14 @@
 #include "event.h"
 #include "event_scanner.h"
 #include "hold_reaper.h"
+#include "instance_lock.h"
 #include "ledger_owner.h"
 
 namespace ab {
+
+// What start() would refuse beyond the file's own syntax: an unreadable
+// price table, a missing group. One line per problem; empty if none.
+std::vector<std::string> check_startable(const DaemonConfig& cfg);
 
 class Daemon {
  public:
@@ -41,6 +46,7 @@ class Daemon {
 
  private:
   DaemonConfig cfg_;
+  InstanceLock lock_;  // declared first: released last
   std::unique_ptr<Ledger> ledger_;
   std::unique_ptr<EventScanner> scanner_;
   std::unique_ptr<HoldReaper> reaper_;

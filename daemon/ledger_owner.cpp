@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "clock.h"
@@ -138,9 +139,10 @@ static void init_config_header(ConfigHeader* c) {
   c->pools_offset = c->model_index_offset + uint64_t(kModelIndexCapacity) * sizeof(uint32_t);
 }
 
-void remove_ledger(const std::string& ledger) {
-  Segment::remove(config_segment_name(ledger));
-  Segment::remove(data_segment_name(ledger));
+bool remove_ledger(const std::string& ledger) {
+  bool a = Segment::remove(config_segment_name(ledger));
+  bool b = Segment::remove(data_segment_name(ledger));
+  return a || b;
 }
 
 static OwnResult create(const DaemonConfig& cfg, const std::vector<ModelPrice>& models,
@@ -219,6 +221,22 @@ OwnResult own_ledger(const DaemonConfig& cfg, const std::vector<ModelPrice>& mod
     r.status = Status::kCorrupt;
     r.message = "data segment exists but its config segment cannot be opened: " + r.message;
     return r;
+  }
+  // Only segments this daemon's user created, with the modes it gives them:
+  // anything else may have been planted to raise limits.
+  for (auto* seg : {&data, &config}) {
+    uid_t uid = 0;
+    mode_t mode = 0;
+    mode_t want = seg == &data ? 0660 : 0640;
+    if (!seg->owner(&uid, &mode) || uid != geteuid() || mode != want) {
+      r.status = Status::kPermission;
+      r.message = "refusing to adopt ledger '" + cfg.ledger + "': /dev/shm/" +
+                  (seg == &data ? data_segment_name(cfg.ledger) : config_segment_name(cfg.ledger)) +
+                  " is owned by uid " + std::to_string(uid) + " with mode " + std::to_string(mode) +
+                  ", not by this daemon's uid " + std::to_string(geteuid()) + " with mode " + std::to_string(want) +
+                  " (remove it with: agentbudgetd --remove-ledger)";
+      return r;
+    }
   }
   r.status = Ledger::validate(data, config, &r.message);
   if (r.status != Status::kOk) {

@@ -35,6 +35,8 @@ void write_config_segment(ConfigHeader* c, const DaemonConfig& cfg, const std::v
 bool pool_periods_need_refresh(const ConfigHeader* c, int64_t now_unix_s);
 
 // Removes both segments of `ledger` (operator action; tests).
-void remove_ledger(const std::string& ledger);
+// True if at least one segment existed. The lock file stays: unlinking it
+// would let two daemons lock two different files of the same name.
+bool remove_ledger(const std::string& ledger);
 
 }  // namespace ab

@@ -20,8 +20,10 @@ int main(int argc, char** argv) {
   CLI::App app{"agentbudgetd: owns the agentbudget shared-memory ledger of run budgets"};
   std::string config_path, ledger, log_level = "info";
   bool check = false, remove = false;
+  std::string message;
   app.add_option("-c,--config", config_path, "TOML configuration file (default: built-in configuration)");
-  app.add_option("--ledger", ledger, "ledger name (overrides the config and $AGENTBUDGET_LEDGER)");
+  app.add_option("--ledger", ledger, "ledger name (overrides the config and $AGENTBUDGET_LEDGER)")
+      ->check(CLI::Validator([](std::string& v) { return v.empty() ? std::string("must not be empty") : std::string(); }, "NAME"));
   app.add_flag("--check", check, "validate the configuration and exit");
   app.add_flag("--remove-ledger", remove, "remove the ledger's segments (losing its runs) and exit");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
@@ -39,7 +41,11 @@ int main(int argc, char** argv) {
     }
   }
   if (check) {
-    std::cout << cfg.source << ": OK (" << cfg.policies.size() << " policies)\n";
+    // Everything start() would refuse: the price table and the group too.
+    std::vector<std::string> problems = ab::check_startable(cfg);
+    for (auto& p : problems) std::cerr << cfg.source << ": " << p << "\n";
+    if (!problems.empty()) return 2;
+    std::cout << cfg.source << ": OK (" << cfg.policies.size() << " policies, " << cfg.pools.size() << " pools)\n";
     return 0;
   }
   // --ledger, then $AGENTBUDGET_LEDGER, then the config file, then "agentbudget".
@@ -50,13 +56,20 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (remove) {
-    ab::remove_ledger(cfg.ledger);
+    ab::InstanceLock lock;  // never pull a ledger from under a running daemon
+    if (!lock.acquire(cfg.ledger, &message)) {
+      std::cerr << "refusing to remove: " << message << "\n";
+      return 1;
+    }
+    if (!ab::remove_ledger(cfg.ledger)) {
+      std::cerr << "no ledger '" << cfg.ledger << "' to remove\n";
+      return 1;
+    }
     std::cout << "removed ledger '" << cfg.ledger << "'\n";
     return 0;
   }
 
   ab::Daemon daemon(cfg);
-  std::string message;
   if (!daemon.start(&message)) {
     spdlog::error("{}", message);
     return 1;

@@ -10,7 +10,7 @@ std::string_view LabelSet::get(std::string_view k) const {
   return {};
 }
 
-static bool valid_key(std::string_view k) {
+bool valid_label_key(std::string_view k) {
   if (k.empty() || k.size() > 31) return false;
   for (char c : k)
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
@@ -18,7 +18,7 @@ static bool valid_key(std::string_view k) {
   return true;
 }
 
-static bool valid_value(std::string_view v) {
+bool valid_label_value(std::string_view v) {
   if (v.empty() || v.size() > 63) return false;
   for (unsigned char c : v)
     if (c < 0x21 || c > 0x7E || c == ',' || c == '=') return false;
@@ -33,7 +33,7 @@ bool parse_labels(std::string_view text, LabelSet* out) {
     size_t eq = pair.find('=');
     if (eq == std::string_view::npos) return false;
     std::string_view k = pair.substr(0, eq), v = pair.substr(eq + 1);
-    if (!valid_key(k) || !valid_value(v) || out->count == kMaxLabels) return false;
+    if (!valid_label_key(k) || !valid_label_value(v) || out->count == kMaxLabels) return false;
     if (!out->get(k).empty()) return false;  // duplicate key
     out->key[out->count] = k;
     out->value[out->count] = v;

@@ -20,6 +20,8 @@ struct LabelSet {
 // Keys: 1-31 of [a-z0-9_.-]; values: 1-63 printable ASCII without ',' '=' or
 // space. At most kMaxLabels pairs, no duplicate keys. Empty text is valid.
 bool parse_labels(std::string_view text, LabelSet* out);
+bool valid_label_key(std::string_view k);
+bool valid_label_value(std::string_view v);
 
 // The first policy (1..count-1) whose every match holds, "policy=NAME"
 // selecting by name first; 0 (the default policy) when none matches.

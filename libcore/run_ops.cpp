@@ -11,12 +11,14 @@ namespace ab {
 // Checks that the handle still names the run it was begun for. Relaxed is
 // enough: we only compare the generation and state, and every counter we
 // touch afterwards is an independent atomic.
-static Status check_handle(const RunRef& r, SlotState* state) {
+static Status check_handle(const Ledger& l, const RunRef& r, SlotState* state) {
   uint64_t w = r.slot->word.load(std::memory_order_relaxed);
   if (word_generation(w) != r.generation) return Status::kStaleHandle;
   *state = word_state(w);
-  if (*state == SlotState::kActive || *state == SlotState::kClosed) return Status::kOk;
-  return Status::kStaleHandle;
+  if (*state != SlotState::kActive && *state != SlotState::kClosed) return Status::kStaleHandle;
+  // A policy index the config does not have would make the run unlimited.
+  if (!l.policy_of(*r.slot)) return Status::kCorrupt;
+  return Status::kOk;
 }
 
 Nanos effective_hard(const Ledger& l, const RunSlot& s) {
@@ -94,7 +96,7 @@ Status charge(const Ledger& l, const RunRef& r, Nanos nanos, const Usage* tokens
               bool count_call) {
   if (nanos < 0 || nanos > kMaxAmountNanos) return Status::kInvalidAmount;
   SlotState st;
-  if (Status e = check_handle(r, &st); e != Status::kOk) return e;
+  if (Status e = check_handle(l, r, &st); e != Status::kOk) return e;
   if (st == SlotState::kClosed) return Status::kRunClosed;
   RunSlot& s = *r.slot;
   if (!has_levels(s)) return record_spend(l, r, nanos, tokens, out, count_call);
@@ -139,7 +141,7 @@ Status price_for_run(const Ledger& l, const RunRef& r, std::string_view model, c
 Status charge_usage(const Ledger& l, const RunRef& r, std::string_view model, const Usage& usage,
                     ChargeResult* out) {
   SlotState st;
-  if (Status e = check_handle(r, &st); e != Status::kOk) return e;
+  if (Status e = check_handle(l, r, &st); e != Status::kOk) return e;
   if (st == SlotState::kClosed) return Status::kRunClosed;
   Nanos cost = 0;
   uint32_t extra = 0;
@@ -152,7 +154,7 @@ Status charge_usage(const Ledger& l, const RunRef& r, std::string_view model, co
 Status admit(const Ledger& l, const RunRef& r, Nanos estimate, Decision* out) {
   if (estimate < 0 || estimate > kMaxAmountNanos) return Status::kInvalidAmount;
   SlotState st;
-  if (Status e = check_handle(r, &st); e != Status::kOk) return e;
+  if (Status e = check_handle(l, r, &st); e != Status::kOk) return e;
   const RunSlot& s = *r.slot;
   Nanos held = s.held.load(std::memory_order_acquire);
   Nanos spent = run_load(s);
@@ -255,7 +257,7 @@ Status status_of_slot(const Ledger& l, const RunSlot& s, RunStatus* out) {
 
 Status status(const Ledger& l, const RunRef& r, RunStatus* out) {
   SlotState st;
-  if (Status e = check_handle(r, &st); e != Status::kOk) return e;
+  if (Status e = check_handle(l, r, &st); e != Status::kOk) return e;
   return status_of_slot(l, *r.slot, out);
 }
 

@@ -94,6 +94,15 @@ SegmentError Segment::open(const std::string& name, bool writable, Segment* out,
   return SegmentError::kNone;
 }
 
+bool Segment::owner(uid_t* uid, mode_t* mode) const {
+  if (!impl_) return false;
+  struct stat st {};
+  if (fstat(impl_->shm.get_mapping_handle().handle, &st) != 0) return false;
+  *uid = st.st_uid;
+  *mode = st.st_mode & 07777;
+  return true;
+}
+
 bool Segment::remove(const std::string& name) {
   return bip::shared_memory_object::remove(name.c_str());
 }

@@ -38,6 +38,9 @@ class Segment {
   // Removes the name (existing mappings stay valid). True if it existed.
   static bool remove(const std::string& name);
 
+  // Owner uid and permission bits of the object (fstat), or false.
+  bool owner(uid_t* uid, mode_t* mode) const;
+
   void* data() const { return data_; }
   uint64_t size() const { return size_; }
   bool writable() const { return writable_; }

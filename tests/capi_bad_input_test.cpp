@@ -75,9 +75,16 @@ TEST_F(BadInput, Amounts) {
   EXPECT_EQ(ab_admit(r, -5, nullptr), AB_ERR_INVALID_AMOUNT);
   EXPECT_EQ(ab_admit(r, INT64_MAX, nullptr), AB_ERR_INVALID_AMOUNT);
   ab_begin_options o = AB_BEGIN_OPTIONS_INIT;
-  o.hard_nanos = INT64_MAX;
+  o.hard_nanos = INT64_MAX - 1;
   ab_run* out = nullptr;
   EXPECT_EQ(ab_run_begin(l, "amount-run", &o, &out), AB_ERR_INVALID_AMOUNT);
+  o.hard_nanos = AB_NO_LIMIT;  // documented: a limit that never binds
+  ASSERT_EQ(ab_run_begin(l, "amount-run", &o, &out), AB_OK);
+  ab_run_status st;
+  st.struct_size = sizeof st;
+  ASSERT_EQ(ab_run_status_get(out, &st), AB_OK);
+  EXPECT_EQ(st.hard_nanos, AB_NO_LIMIT);
+  ab_run_detach(out);
 }
 
 TEST_F(BadInput, StructsAndFlags) {

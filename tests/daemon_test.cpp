@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <sys/stat.h>
 #include <thread>
 
 #include "config.h"
@@ -122,8 +123,21 @@ TEST(Daemon, CheckFlagValidatesWithoutStarting) {
   EXPECT_NE(out.find("OK"), std::string::npos);
   EXPECT_EQ(run_command(kDaemon + " --check --config " + bad, &out), 2);
   EXPECT_NE(out.find(bad + ":3: policy[0].hard"), std::string::npos) << out;
-  unlink(good.c_str());
-  unlink(bad.c_str());
+  // What the daemon would refuse to start with is refused by --check too.
+  std::string nogroup = write_temp("group = \"no-such-group-xyz\"\n");
+  std::string noprices = write_temp("price_table = \"/nonexistent/prices.json\"\n");
+  std::string notjson = write_temp("price_table = \"/etc/passwd\"\n");
+  std::string freefallback = write_temp("[[policy]]\nname = \"default\"\nfallback_input_per_mtok = \"0\"\n");
+  EXPECT_EQ(run_command(kDaemon + " --check --config " + nogroup, &out), 2);
+  EXPECT_NE(out.find("'no-such-group-xyz' does not exist"), std::string::npos) << out;
+  EXPECT_EQ(run_command(kDaemon + " --check --config " + noprices, &out), 2);
+  EXPECT_NE(out.find("price_table"), std::string::npos) << out;
+  EXPECT_EQ(run_command(kDaemon + " --check --config " + notjson, &out), 2);
+  EXPECT_EQ(run_command(kDaemon + " --check --config " + freefallback, &out), 2);
+  EXPECT_NE(out.find("never free"), std::string::npos) << out;
+  EXPECT_EQ(run_command(kDaemon + " --check --config /tmp", &out), 2);
+  EXPECT_NE(out.find("is a directory"), std::string::npos) << out;
+  for (auto& f : {good, bad, nogroup, noprices, notjson, freefallback}) unlink(f.c_str());
 }
 
 // Clients keep charging and begin new runs while no daemon runs; the next
@@ -209,20 +223,57 @@ TEST(Daemon, RecreatesASegmentLeftHalfInitialised) {
 
 TEST(Daemon, SecondDaemonOnALiveLedgerIsRefused) {
   TestLedger t;
-  t.daemon().tick(false);  // fresh heartbeat from a live pid (this process)
-  // A different live process claims ownership: the heartbeat says it is alive.
-  pid_t child = fork();
-  if (child == 0) {
-    pause();
-    _exit(0);
-  }
-  t.daemon().ledger().header()->daemon_pid.store(uint32_t(child));
   ab::Daemon d2(config_for(t.name()));
   std::string msg;
   EXPECT_FALSE(d2.start(&msg));
-  EXPECT_NE(msg.find("owned by a running agentbudgetd"), std::string::npos) << msg;
-  kill(child, SIGKILL);
-  waitpid(child, nullptr, 0);
+  EXPECT_NE(msg.find("another agentbudgetd owns ledger"), std::string::npos) << msg;
+  // Nor may anyone remove the ledger from under it.
+  std::string out;
+  EXPECT_EQ(run_command(kDaemon + " --ledger " + t.name() + " --remove-ledger", &out), 1);
+  EXPECT_NE(out.find("refusing to remove"), std::string::npos) << out;
+  EXPECT_EQ(access(("/dev/shm/" + t.name() + ".v1").c_str(), F_OK), 0);
+}
+
+TEST(Daemon, SimultaneousStartsYieldOneOwner) {
+  for (int trial = 0; trial < 10; ++trial) {
+    std::string name = unique_ledger_name();
+    std::vector<pid_t> pids;
+    for (int i = 0; i < 3; ++i) {
+      pid_t p = fork();
+      if (p == 0) {
+        execl(kDaemon.c_str(), kDaemon.c_str(), "--ledger", name.c_str(), "--log-level", "error", (char*)nullptr);
+        _exit(127);
+      }
+      pids.push_back(p);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    int running = 0;
+    for (pid_t p : pids) {
+      int status = 0;
+      if (waitpid(p, &status, WNOHANG) == 0) ++running;  // still running: the owner
+      else EXPECT_EQ(WEXITSTATUS(status), 1);            // refused
+    }
+    EXPECT_EQ(running, 1) << "trial " << trial;
+    for (pid_t p : pids) kill(p, SIGTERM);
+    for (pid_t p : pids) waitpid(p, nullptr, 0);
+    ab::remove_ledger(name);
+  }
+}
+
+TEST(Daemon, RefusesToAdoptSegmentsWithOtherModes) {
+  std::string name = unique_ledger_name();
+  {
+    ab::Daemon d(config_for(name));
+    std::string msg;
+    ASSERT_TRUE(d.start(&msg));
+  }
+  // As if someone loosened the config segment so that clients could write it.
+  ASSERT_EQ(chmod(("/dev/shm/" + name + ".v1.config").c_str(), 0666), 0);
+  ab::Daemon d(config_for(name));
+  std::string msg;
+  EXPECT_FALSE(d.start(&msg));
+  EXPECT_NE(msg.find("with mode 438"), std::string::npos) << msg;
+  ab::remove_ledger(name);
 }
 
 TEST(Daemon, BinaryStartsOnDefaultsAndStopsOnSigterm) {

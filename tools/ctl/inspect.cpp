@@ -46,7 +46,7 @@ int show_status(const std::string& ledger, bool as_json) {
             {"daemon_pid", h->daemon_pid.load()},
             {"daemon_epoch", h->daemon_epoch.load()},
             {"heartbeat_age_s", age},
-            {"daemon_alive", age < 3.0},
+            {"daemon_alive", age < 1.0},
             {"policies", l->config()->policy_count},
             {"models", l->config()->model_count}};
   if (as_json) {
@@ -56,7 +56,7 @@ int show_status(const std::string& ledger, bool as_json) {
                 j["layout"].get<std::string>().c_str(), l->capacity(), (unsigned long long)active,
                 (unsigned long long)closed);
     std::printf("daemon pid %u, heartbeat %.1f s ago (%s); %u policies, %u priced models\n",
-                h->daemon_pid.load(), age, age < 3.0 ? "alive" : "NOT RUNNING", l->config()->policy_count,
+                h->daemon_pid.load(), age, age < 1.0 ? "alive" : "NOT RUNNING", l->config()->policy_count,
                 l->config()->model_count);
   }
   return 0;
@@ -76,7 +76,10 @@ int show_runs(const std::string& ledger, bool as_json, bool include_closed, size
     status_of_slot(*l, s, &st);
     if (st.state != SlotState::kActive && !(include_closed && st.state == SlotState::kClosed)) continue;
     const Policy* p = l->policy_of(s);
-    rows.push_back({std::string(s.id, strnlen(s.id, kRunIdMax)), p ? std::string(p->name, strnlen(p->name, 64)) : "?", st});
+    std::string id(s.id, strnlen(s.id, kRunIdMax));
+    for (char& ch : id)
+      if (ch < 0x21 || ch > 0x7E) ch = '?';  // a corrupt slot must not write raw bytes to a terminal
+    rows.push_back({id, p ? std::string(p->name, strnlen(p->name, 64)) : "?", st});
   }
   std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.st.spent > b.st.spent; });
   if (rows.size() > limit) rows.resize(limit);

@@ -3,6 +3,8 @@
 #include <iostream>
 
 #include "inspect.h"
+#include "labels.h"
+#include "run_id.h"
 #include "money.h"
 #include "replay.h"
 
@@ -11,7 +13,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string ledger;
   bool as_json = false;
-  app.add_option("--ledger", ledger, "ledger name (default: $AGENTBUDGET_LEDGER or agentbudget)");
+  app.add_option("--ledger", ledger, "ledger name (default: $AGENTBUDGET_LEDGER or agentbudget)")
+      ->check(CLI::Validator([](std::string& v) { return v.empty() ? std::string("must not be empty") : std::string(); }, "NAME"));
   app.add_flag("--json", as_json, "machine-readable output");
 
   auto* status = app.add_subcommand("status", "daemon and ledger health");
@@ -19,7 +22,7 @@ int main(int argc, char** argv) {
   bool closed = false;
   size_t limit = 50;
   runs->add_flag("--closed", closed, "include ended runs");
-  runs->add_option("--limit", limit, "rows to show");
+  runs->add_option("--limit", limit, "rows to show")->check(CLI::Range(size_t(1), size_t(1) << 24));
 
   auto* replay = app.add_subcommand("replay", "replay recorded agent runs through the live ledger");
   ab::ReplayOptions ro;
@@ -44,8 +47,9 @@ int main(int argc, char** argv) {
   if (*status) return ab::show_status(ledger, as_json);
   if (*runs) return ab::show_runs(ledger, as_json, closed, limit);
   if (*replay) {
-    auto parse = [](const std::string& text, const char* what, ab::Nanos* out) {
-      if (text.empty()) return true;
+    auto parse = [&](const std::string& text, const char* what, ab::Nanos* out) {
+      if (text.empty()) return !replay->get_option(std::string("--") + what)->count() ||
+                               (std::cerr << "replay: --" << what << " is empty\n", false);
       auto v = ab::parse_usd(text);
       if (!v) {
         std::cerr << "replay: --" << what << " '" << text << "' is not a non-negative USD amount\n";
@@ -55,6 +59,15 @@ int main(int argc, char** argv) {
       return true;
     };
     if (!parse(budget, "budget", &ro.budget) || !parse(soft, "soft", &ro.soft)) return 2;
+    ab::LabelSet labels;
+    if (!ab::parse_labels(ro.labels, &labels)) {
+      std::cerr << "replay: --labels '" << ro.labels << "' is not key=value[,key=value...]\n";
+      return 2;
+    }
+    if (!ro.prefix.empty() && (!ab::valid_run_id(ro.prefix) || ro.prefix.size() > 64)) {
+      std::cerr << "replay: --prefix must be 1-64 printable ASCII characters without spaces\n";
+      return 2;
+    }
     ro.ledger = ledger;
     ro.reserve = mode == "reserve";
     ro.json = as_json;

@@ -64,7 +64,13 @@ ab_usage to_c(const ReportedUsage& r) {
 RunResult replay_run(ab_ledger* l, const TraceRun& run, size_t index, const ReplayOptions& o) {
   RunResult r;
   r.index = index;
-  r.ledger_id = (o.prefix + "-" + run.run_id).substr(0, AB_RUN_ID_MAX);
+  r.ledger_id = o.prefix + "-" + run.run_id;
+  if (r.ledger_id.size() > AB_RUN_ID_MAX) {
+    // Keep ids unique: replace the tail with a hash of the whole id.
+    char tail[18];
+    std::snprintf(tail, sizeof tail, "-%016llx", (unsigned long long)std::hash<std::string>{}(r.ledger_id));
+    r.ledger_id = r.ledger_id.substr(0, AB_RUN_ID_MAX - 17) + tail;
+  }
   ab_begin_options opts = AB_BEGIN_OPTIONS_INIT;
   opts.hard_nanos = o.budget;
   opts.soft_nanos = o.soft;
@@ -104,7 +110,7 @@ RunResult replay_run(ab_ledger* l, const TraceRun& run, size_t index, const Repl
     }
     if (rc == AB_DENIED) {
       r.stop_reason = ab_reason_name(reason);
-    } else if (rc == AB_ERR_UNKNOWN_MODEL || rc == AB_ERR_INVALID_USAGE) {
+    } else if (rc == AB_ERR_UNKNOWN_MODEL) {
       r.stop_reason = ab_status_name(rc);
     } else {
       r.error = std::string("call ") + std::to_string(k + 1) + ": " + ab_status_name(rc);

@@ -15,8 +15,12 @@ namespace ab {
 static uint64_t count(const json& obj, const char* key) {
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return 0;
-  if (!it->is_number_integer() && !it->is_number_unsigned())
-    throw std::runtime_error(std::string("field ") + key + " is not an integer");
+  if (it->is_number_unsigned()) {
+    uint64_t u = it->get<uint64_t>();
+    if (u > (uint64_t(1) << 40)) throw std::runtime_error(std::string("field ") + key + " is out of range");
+    return u;
+  }
+  if (!it->is_number_integer()) throw std::runtime_error(std::string("field ") + key + " is not an integer");
   int64_t v = it->get<int64_t>();
   if (v < 0) throw std::runtime_error(std::string("field ") + key + " is negative");
   return uint64_t(v);
@@ -90,7 +94,7 @@ static bool load_run_totals(const fs::path& file, std::map<std::string, Nanos>* 
   std::ifstream in(file);
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
-    if (line.empty()) continue;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank line
     try {
       json j = json::parse(line);
       auto t = usd_field(j, "total_cost_usd");
@@ -129,7 +133,7 @@ bool load_traces(const std::string& dir, std::vector<TraceRun>* runs, std::strin
     std::map<std::string, size_t> index;
     std::string line, run_id;
     for (int n = 1; std::getline(in, line); ++n) {
-      if (line.empty()) continue;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank line
       TraceCall c;
       if (!parse_call_line(line, &c, &run_id, error)) {
         *error = file.string() + ":" + std::to_string(n) + ": " + *error;
