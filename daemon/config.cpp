@@ -229,6 +229,10 @@ bool parse_config(const std::string& text, const std::string& file, DaemonConfig
       auto s = v.value<std::string>();
       if (!s || s->empty()) r.at(&v, key, "must be a path to a LiteLLM price JSON file");
       else c.price_table = *s;
+    } else if (k == "closed_run_grace_s") {
+      auto i = v.value<int64_t>();
+      if (!i || *i < 1 || *i > 86400 * 365) r.at(&v, key, "must be 1 second to 1 year");
+      else c.closed_run_grace_s = uint64_t(*i);
     } else if (k == "tick_ms") {
       auto i = v.value<int64_t>();
       if (!i || *i < 1 || *i > 10000) r.at(&v, key, "must be 1-10000");

@@ -44,6 +44,7 @@ struct DaemonConfig {
   bool group_required = false;        // true when the file names one explicitly
   std::string price_table;            // empty: the bundled table
   uint32_t tick_ms = 100;
+  uint64_t closed_run_grace_s = 60;   // an ended run's slot is reused after this
   std::vector<PolicyConfig> policies; // [0] is the default policy
   std::vector<PoolConfig> pools;
 };

@@ -50,6 +50,7 @@ bool Daemon::start(std::string* message) {
   outcome_ = r.outcome;
   scanner_ = std::make_unique<EventScanner>(*ledger_);
   reaper_ = std::make_unique<HoldReaper>(*ledger_, self_identity());
+  recycler_ = std::make_unique<SlotRecycler>(*ledger_, cfg_.closed_run_grace_s);
   spdlog::info("ledger '{}' {} ({} run slots, {} policies, {} priced models from {}; config {})", cfg_.ledger,
                r.outcome == OwnOutcome::kCreated ? "created" : "adopted", ledger_->capacity(),
                cfg_.policies.size(), model_count_, path, cfg_.source);
@@ -81,7 +82,15 @@ size_t Daemon::tick(bool force_scan, uint64_t now_unix_ns) {
   if (r.released_dead || r.released_lease || r.repaired)
     spdlog::info("holds: released {} of dead processes, {} past their lease; repaired {} interrupted updates",
                  r.released_dead, r.released_lease, r.repaired);
-  return scanner_->scan(sinks_, force_scan);
+  size_t delivered = scanner_->scan(sinks_, force_scan);
+  // Recycling scans the whole table: once a second is plenty. After the
+  // event scan, so a closed run is announced before it goes.
+  if (force_scan || ticks_ % std::max<uint64_t>(1, 1000 / cfg_.tick_ms) == 0) {
+    RecycleStats rs = recycler_->pass(now);
+    recycled_.recycled += rs.recycled;
+    recycled_.emptied += rs.emptied;
+  }
+  return delivered;
 }
 
 void Daemon::run() {

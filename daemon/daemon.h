@@ -12,6 +12,7 @@
 #include "event_scanner.h"
 #include "hold_reaper.h"
 #include "instance_lock.h"
+#include "slot_recycler.h"
 #include "ledger_owner.h"
 
 namespace ab {
@@ -37,6 +38,7 @@ class Daemon {
   // `now_unix_ns` (0: the clock) lets tests move time for leases.
   size_t tick(bool force_scan, uint64_t now_unix_ns = 0);
   const ReapStats& reaped() const { return reaped_; }
+  const RecycleStats& recycled() const { return recycled_; }
 
   void add_sink(EventSink* sink) { sinks_.push_back(sink); }
   Ledger& ledger() { return *ledger_; }
@@ -50,6 +52,7 @@ class Daemon {
   std::unique_ptr<Ledger> ledger_;
   std::unique_ptr<EventScanner> scanner_;
   std::unique_ptr<HoldReaper> reaper_;
+  std::unique_ptr<SlotRecycler> recycler_;
   std::vector<EventSink*> sinks_;
   LogSink log_sink_;
   OwnOutcome outcome_ = OwnOutcome::kCreated;
@@ -58,6 +61,7 @@ class Daemon {
   std::atomic<bool> stopping_{false};
   uint64_t ticks_ = 0;
   ReapStats reaped_;  // totals since start
+  RecycleStats recycled_;
 };
 
 }  // namespace ab

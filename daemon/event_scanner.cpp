@@ -93,6 +93,8 @@ size_t EventScanner::scan_pools(const std::vector<EventSink*>& sinks) {
     base.hard = d.hard_nanos.load(std::memory_order_relaxed);
     base.unix_ns = unix_ns();
     uint64_t tag = p.period_tag.load(std::memory_order_acquire);
+    // A pool never used before (tag 0) starts its first period: no rollover.
+    if (tag != seen_period_[i] && seen_period_[i] == 0) seen_period_[i] = tag;
     if (tag != seen_period_[i]) {
       Event e = base;
       e.kind = EventKind::kPoolPeriodRolled;

@@ -16,7 +16,10 @@ namespace ab {
 
 class EventScanner {
  public:
-  explicit EventScanner(Ledger& l) : ledger_(l) {}
+  explicit EventScanner(Ledger& l) : ledger_(l) {
+    for (uint32_t i = 0; i < l.pool_count(); ++i)
+      seen_period_.push_back(l.pools()[i].period_tag.load(std::memory_order_acquire));
+  }
   // Scans every slot when the clients' event hint moved (or `force`),
   // delivering due events to each sink. Returns the number delivered.
   size_t scan(const std::vector<EventSink*>& sinks, bool force);

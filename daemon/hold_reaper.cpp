@@ -76,6 +76,7 @@ bool HoldReaper::repair_run(uint32_t run_index, uint32_t run_generation) {
     if (p == kNoPool || p >= ledger_.pool_count()) continue;
     PoolSlot& ps = ledger_.pools()[p];
     pools.push_back({&ps, p, ps.op_seq.load(std::memory_order_seq_cst)});
+    pools.back().total = ps.archived_spent.load(std::memory_order_acquire);  // recycled member runs
   }
   uint64_t run_seq = run.hold_seq.load(std::memory_order_seq_cst);
 

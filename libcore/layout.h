@@ -41,6 +41,11 @@ inline constexpr int kMaxRunPools = 4;        // pools one run belongs to
 inline constexpr int kMaxAncestors = 3;       // parent, grandparent, great-grandparent
 inline constexpr int kPeriodBoundaries = 512; // calendar period starts published ahead
 inline constexpr uint16_t kNoPool = 0xFFFF;
+// Creation leases: one word per bucket of run-id hashes. A process creating
+// a run holds its bucket's lease (CAS 0 -> its pid; a dead holder's lease is
+// taken over), so two processes never create the same id at once, and a
+// creator may reuse a tombstone instead of needing an empty slot.
+inline constexpr uint32_t kCreateLeases = 4096;
 
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
 static_assert(std::atomic<int64_t>::is_always_lock_free);
@@ -62,7 +67,8 @@ struct alignas(kCacheLine) DataHeader {
   uint64_t runs_offset;     // byte offset of RunSlot[run_capacity]
   uint64_t created_unix_ns;
   uint64_t holds_offset;    // byte offset of HoldSlot[hold_capacity]
-  // PoolSlot[kMaxPools] follows the holds (offset computed, not stored).
+  // PoolSlot[kMaxPools] follows the holds, then the creation leases
+  // (std::atomic<uint64_t>[kCreateLeases]); offsets computed, not stored.
 
   // Daemon liveness, written by the daemon every tick (relaxed).
   alignas(kCacheLine) std::atomic<uint64_t> heartbeat_unix_ns;
@@ -74,6 +80,10 @@ struct alignas(kCacheLine) DataHeader {
   alignas(kCacheLine) std::atomic<uint64_t> event_hint;
   // Runs whose begin found the table full (for metrics and logs).
   std::atomic<uint64_t> table_full_count;
+  // Odd while the daemon recycles slots (turns chain-end tombstones back
+  // into empty slots). A begin that overlapped a recycle re-checks that its
+  // id is not already in an earlier slot of its probe chain.
+  std::atomic<uint64_t> recycle_epoch;
 
   // 0 until the segment is fully initialised, then kDataMagic's low word.
   alignas(kCacheLine) std::atomic<uint32_t> ready;
@@ -94,8 +104,13 @@ struct alignas(kCacheLine) DataHeader {
 // A probe chain ends at the first kEmpty slot; kClaiming, kActive, kClosed
 // and kTombstone slots are passed over. Clients only ever turn kEmpty into
 // kClaiming and never make a slot kEmpty again, so two processes beginning
-// the same id walk the same chain and meet at the same slot: the id is
-// unique in the table.
+// the same id walk the same chain and meet at the same slot. Only while the
+// daemon recycles (DataHeader::recycle_epoch odd) can a slot become empty,
+// and never one inside the walk of a published or claimed slot. A begin
+// whose walk overlapped a recycle checks, after claiming and before
+// publishing, the slots from its home to its own: an empty one (a hole that
+// would hide it) makes it give its slot up and walk again; the same id in an
+// earlier slot makes it give its slot up and attach. So ids stay unique.
 //
 // Identity fields (id, id_hash, id_len, policy, begun_unix_ns,
 // claimer_start_ticks) are written by the claimer while kClaiming and are
@@ -210,7 +225,8 @@ struct alignas(kCacheLine) PoolSlot {
   std::atomic<uint64_t> op_seq;        // bumped at the start of every operation on the pool
   std::atomic<uint64_t> events;        // period tag << 48 | EventBit
   std::atomic<uint64_t> delivered;     // same shape; written by the daemon only
-  uint64_t reserved0[3];
+  std::atomic<int64_t> archived_spent; // spent of member runs whose slots were recycled (daemon only)
+  uint64_t reserved0[2];
 
   alignas(kCacheLine) std::atomic<uint64_t> period_tag;  // current period number
   std::atomic<int64_t> period_base;    // total_spent when the current period began

@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "config_seqlock.h"
+#include "create_lease.h"
 #include "labels.h"
 #include "model_index.h"
 #include "run_id.h"
@@ -95,6 +96,7 @@ void Ledger::bind(Segment data, Segment config, std::string name) {
   holds_ = reinterpret_cast<HoldSlot*>(static_cast<char*>(data_.data()) + header_->holds_offset);
   hold_capacity_ = header_->hold_capacity;
   pools_ = reinterpret_cast<PoolSlot*>(reinterpret_cast<char*>(holds_) + uint64_t(hold_capacity_) * sizeof(HoldSlot));
+  leases_ = reinterpret_cast<std::atomic<uint64_t>*>(pools_ + kMaxPools);
   auto* base = static_cast<const char*>(config_seg_.data());
   config_ = reinterpret_cast<const ConfigHeader*>(base);
   policies_ = reinterpret_cast<const Policy*>(base + config_->policies_offset);
@@ -199,10 +201,11 @@ static uint64_t wait_for_claim(RunSlot& s, uint64_t w, bool* busy) {
     uint64_t now = s.word.load(std::memory_order_acquire);
     if (now != w) return now;
     if (spin > 100) sched_yield();
-    // Check the claimer from time to time; a claim takes microseconds.
+    // Check the claimer from time to time; a claim takes microseconds. By
+    // pid alone: claimer_start_ticks may still be the previous claimer's,
+    // and a live claimer must never lose its slot.
     if (spin % 1000 == 999) {
-      uint64_t ticks = s.claimer_start_ticks.load(std::memory_order_relaxed);
-      if (process_liveness(word_pid(w), ticks) == Liveness::kDead) {
+      if (process_liveness(word_pid(w), 0) == Liveness::kDead) {
         uint64_t tomb = pack_word(SlotState::kTombstone, word_generation(w), 0);
         s.word.compare_exchange_strong(w, tomb, std::memory_order_acq_rel);
         return s.word.load(std::memory_order_acquire);
@@ -213,98 +216,148 @@ static uint64_t wait_for_claim(RunSlot& s, uint64_t w, bool* busy) {
   return w;
 }
 
+// The attach half of begin: lowers the run's cap if asked (never raises it).
+Status Ledger::attach(RunSlot& s, uint32_t idx, uint64_t w, const BeginOptions* create, RunRef* out) const {
+  if (word_state(w) == SlotState::kClosed) return Status::kRunClosed;
+  if (create && create->hard_nanos >= 0) {
+    Nanos before = s.client_hard.load(std::memory_order_relaxed);
+    lower_client_hard(s, create->hard_nanos);
+    if (create->hard_nanos < before) {
+      const Policy* p = policy_of(s);
+      write_soft_thresholds(s, p, effective_hard_at_begin(p, create->hard_nanos), create->soft_nanos);
+    }
+  }
+  *out = RunRef{&s, idx, word_generation(w), false};
+  return Status::kOk;
+}
+
 Status Ledger::probe(std::string_view run_id, uint64_t hash, const BeginOptions* create,
                      uint16_t policy, const RunLevelsAtBegin& levels, RunRef* out) const {
+  // Look the id up first, with no lease: attaching is the common case.
   const uint32_t mask = capacity_ - 1;
   uint32_t idx = uint32_t(hash) & mask;
   for (uint32_t probes = 0; probes < capacity_;) {
     RunSlot& s = slots_[idx];
     uint64_t w = s.word.load(std::memory_order_acquire);
-    switch (word_state(w)) {
-      case SlotState::kEmpty: {
-        if (!create) return Status::kNotFound;
-        ProcessIdentity me = identity();
-        uint64_t claim = pack_word(SlotState::kClaiming, word_generation(w), me.pid);
-        if (!s.word.compare_exchange_strong(w, claim, std::memory_order_acq_rel)) continue;
-        s.claimer_start_ticks.store(me.start_ticks, std::memory_order_relaxed);
-        const Policy* p = policy < config_->policy_count ? &policies_[policy] : nullptr;
-        std::memset(s.id, 0, sizeof s.id);
-        std::memcpy(s.id, run_id.data(), run_id.size());
-        s.id_hash = hash;
-        s.id_len = uint32_t(run_id.size());
-        s.policy = policy;
-        s.begun_unix_ns = unix_ns();
-        s.client_hard.store(create->hard_nanos >= 0 ? create->hard_nanos : kNoLimit,
-                            std::memory_order_relaxed);
-        write_soft_thresholds(s, p, effective_hard_at_begin(p, create->hard_nanos), create->soft_nanos);
-        s.pending_events.store(0, std::memory_order_relaxed);
-        s.delivered_events.store(0, std::memory_order_relaxed);
-        s.closed_unix_ns.store(0, std::memory_order_relaxed);
-        s.first_charge_unix_ns.store(0, std::memory_order_relaxed);
-        s.spent.store(0, std::memory_order_relaxed);
-        s.calls.store(0, std::memory_order_relaxed);
-        s.last_charge_unix_ns.store(0, std::memory_order_relaxed);
-        s.input_tokens.store(0, std::memory_order_relaxed);
-        s.cached_tokens.store(0, std::memory_order_relaxed);
-        s.cache_write_tokens.store(0, std::memory_order_relaxed);
-        s.output_tokens.store(0, std::memory_order_relaxed);
-        s.reasoning_tokens.store(0, std::memory_order_relaxed);
-        s.held.store(0, std::memory_order_relaxed);
-        s.in_flight.store(0, std::memory_order_relaxed);
-        s.flags.store(0, std::memory_order_relaxed);
-        s.loop_word.store(0, std::memory_order_relaxed);
-        s.hold_seq.store(0, std::memory_order_relaxed);
-        s.overshoot.store(0, std::memory_order_relaxed);
-        s.max_calls = create->max_calls;
-        s.max_in_flight = create->max_in_flight;
-        s.loop_limit = create->loop_limit;
-        s.max_duration_s = create->max_duration_s;
-        s.max_tokens = create->max_tokens;
-        s.child_spent.store(0, std::memory_order_relaxed);
-        s.last_denial.store(0, std::memory_order_relaxed);
-        for (int k = 0; k < kMaxRunPools; ++k) s.pools[k] = levels.pools[k];
-        for (int k = 0; k < kMaxAncestors; ++k) {
-          s.ancestor_index[k] = levels.ancestor_index[k];
-          s.ancestor_generation[k] = levels.ancestor_generation[k];
-        }
-        s.ancestor_count = levels.ancestor_count;
-        // Publish: everything above happens-before any acquire load of kActive.
-        s.word.store(pack_word(SlotState::kActive, word_generation(w), me.pid), std::memory_order_release);
-        *out = RunRef{&s, idx, word_generation(w), true};
-        return Status::kOk;
-      }
-      case SlotState::kClaiming: {
-        bool busy = false;
-        wait_for_claim(s, w, &busy);
-        if (busy) return Status::kBusy;
-        continue;  // re-examine the same slot
-      }
-      case SlotState::kActive:
-      case SlotState::kClosed:
-        if (id_equals(s, hash, run_id)) {
-          if (word_state(w) == SlotState::kClosed) return Status::kRunClosed;
-          if (create && create->hard_nanos >= 0) {
-            Nanos before = s.client_hard.load(std::memory_order_relaxed);
-            lower_client_hard(s, create->hard_nanos);
-            if (create->hard_nanos < before) {
-              const Policy* p = policy_of(s);
-              write_soft_thresholds(s, p, effective_hard_at_begin(p, create->hard_nanos), create->soft_nanos);
-            }
-          }
-          *out = RunRef{&s, idx, word_generation(w), false};
-          return Status::kOk;
-        }
-        break;
-      case SlotState::kTombstone:
-        break;
-      default:
-        return Status::kCorrupt;  // unknown state byte: never guess
+    SlotState st = word_state(w);
+    if (st == SlotState::kEmpty) break;
+    if (st == SlotState::kClaiming) {
+      bool busy = false;
+      wait_for_claim(s, w, &busy);
+      if (busy) return Status::kBusy;
+      continue;  // re-examine the same slot
     }
+    if ((st == SlotState::kActive || st == SlotState::kClosed) && id_equals(s, hash, run_id))
+      return attach(s, idx, w, create, out);
+    if (st != SlotState::kActive && st != SlotState::kClosed && st != SlotState::kTombstone) return Status::kCorrupt;
     idx = (idx + 1) & mask;
     ++probes;
   }
-  if (create) header_->table_full_count.fetch_add(1, std::memory_order_relaxed);
-  return create ? Status::kTableFull : Status::kNotFound;
+  if (!create) return Status::kNotFound;
+  CreateLease lease(leases_[hash % kCreateLeases], identity().pid);
+  if (!lease.held()) return Status::kBusy;
+  return create_run(run_id, hash, *create, policy, levels, out);
+}
+
+// Creates the run while holding its bucket's creation lease, so no other
+// process creates the same id meanwhile. Walks the chain once more (the id
+// may have been created before we took the lease), claims the first
+// tombstone or the empty slot that ends the chain, fills it and publishes.
+Status Ledger::create_run(std::string_view run_id, uint64_t hash, const BeginOptions& create, uint16_t policy,
+                          const RunLevelsAtBegin& levels, RunRef* out) const {
+  const uint32_t mask = capacity_ - 1;
+  const ProcessIdentity me = identity();
+  for (int restarts = 0; restarts < 16; ++restarts) {
+    const uint64_t epoch = header_->recycle_epoch.load(std::memory_order_seq_cst);
+    int64_t free_slot = -1;
+    uint32_t idx = uint32_t(hash) & mask;
+    for (uint32_t probes = 0; probes < capacity_;) {
+      RunSlot& s = slots_[idx];
+      uint64_t w = s.word.load(std::memory_order_acquire);
+      SlotState st = word_state(w);
+      if (st == SlotState::kEmpty) {
+        if (free_slot < 0) free_slot = idx;
+        break;
+      }
+      if (st == SlotState::kClaiming) {  // another bucket's creator
+        bool busy = false;
+        wait_for_claim(s, w, &busy);
+        if (busy) return Status::kBusy;
+        continue;
+      }
+      if ((st == SlotState::kActive || st == SlotState::kClosed) && id_equals(s, hash, run_id))
+        return attach(s, idx, w, &create, out);
+      if (st == SlotState::kTombstone && free_slot < 0) free_slot = idx;
+      idx = (idx + 1) & mask;
+      ++probes;
+    }
+    if (free_slot < 0) {
+      header_->table_full_count.fetch_add(1, std::memory_order_relaxed);
+      return Status::kTableFull;
+    }
+    // Claim it. A reused tombstone gets the next generation, so handles of
+    // the run that had the slot before never match the new one.
+    RunSlot& s = slots_[uint32_t(free_slot)];
+    uint64_t w = s.word.load(std::memory_order_acquire);
+    SlotState st = word_state(w);
+    if (st != SlotState::kEmpty && st != SlotState::kTombstone) continue;
+    uint32_t gen = word_generation(w) + (st == SlotState::kTombstone ? 1 : 0);
+    uint64_t claim = pack_word(SlotState::kClaiming, gen, me.pid);
+    if (!s.word.compare_exchange_strong(w, claim, std::memory_order_seq_cst)) continue;
+    fill_new_run(s, run_id, hash, create, policy, levels, me);
+    // If the daemon recycled slots while we walked, a slot we passed may
+    // have become empty, hiding ours: check before publishing.
+    if ((epoch & 1) || header_->recycle_epoch.load(std::memory_order_seq_cst) != epoch) {
+      RunRef found;
+      ChainCheck c = check_chain(run_id, hash, uint32_t(free_slot), &found);
+      if (c != ChainCheck::kClear) {
+        uint64_t mine = claim;
+        s.word.compare_exchange_strong(mine, pack_word(SlotState::kTombstone, gen, 0), std::memory_order_seq_cst);
+        if (c == ChainCheck::kBusy) return Status::kBusy;
+        if (c == ChainCheck::kFound)
+          return attach(*found.slot, found.index, found.slot->word.load(std::memory_order_acquire), &create, out);
+        continue;  // a hole before us: walk again
+      }
+    }
+    // Publish: everything above happens-before any acquire load of kActive.
+    if (!s.word.compare_exchange_strong(claim, pack_word(SlotState::kActive, gen, me.pid), std::memory_order_seq_cst))
+      return Status::kBusy;  // our claim was taken (only if we looked dead): never publish over it
+    *out = RunRef{&s, uint32_t(free_slot), gen, true};
+    return Status::kOk;
+  }
+  return Status::kBusy;
+}
+
+void Ledger::fill_new_run(RunSlot& s, std::string_view run_id, uint64_t hash, const BeginOptions& create,
+                          uint16_t policy, const RunLevelsAtBegin& levels, const ProcessIdentity& me) const {
+  s.claimer_start_ticks.store(me.start_ticks, std::memory_order_relaxed);
+  const Policy* p = policy < config_->policy_count ? &policies_[policy] : nullptr;
+  std::memset(s.id, 0, sizeof s.id);
+  std::memcpy(s.id, run_id.data(), run_id.size());
+  s.id_hash = hash;
+  s.id_len = uint32_t(run_id.size());
+  s.policy = policy;
+  s.begun_unix_ns = unix_ns();
+  s.client_hard.store(create.hard_nanos >= 0 ? create.hard_nanos : kNoLimit, std::memory_order_relaxed);
+  write_soft_thresholds(s, p, effective_hard_at_begin(p, create.hard_nanos), create.soft_nanos);
+  for (auto* a : {&s.pending_events, &s.delivered_events, &s.in_flight, &s.flags, &s.last_denial})
+    a->store(0, std::memory_order_relaxed);
+  for (auto* a : {&s.closed_unix_ns, &s.first_charge_unix_ns, &s.calls, &s.last_charge_unix_ns, &s.input_tokens,
+                  &s.cached_tokens, &s.cache_write_tokens, &s.output_tokens, &s.reasoning_tokens, &s.loop_word,
+                  &s.hold_seq})
+    a->store(0, std::memory_order_relaxed);
+  for (auto* a : {&s.spent, &s.held, &s.overshoot, &s.child_spent}) a->store(0, std::memory_order_relaxed);
+  s.max_calls = create.max_calls;
+  s.max_in_flight = create.max_in_flight;
+  s.loop_limit = create.loop_limit;
+  s.max_duration_s = create.max_duration_s;
+  s.max_tokens = create.max_tokens;
+  for (int k = 0; k < kMaxRunPools; ++k) s.pools[k] = levels.pools[k];
+  for (int k = 0; k < kMaxAncestors; ++k) {
+    s.ancestor_index[k] = levels.ancestor_index[k];
+    s.ancestor_generation[k] = levels.ancestor_generation[k];
+  }
+  s.ancestor_count = levels.ancestor_count;
 }
 
 // Adds pool `p` to the set unless present; false if the set is full.
@@ -347,6 +400,35 @@ Status Ledger::levels_at_begin(uint16_t policy, std::string_view parent, RunLeve
   for (int k = 0; k < kMaxRunPools; ++k)
     if (p.pools[k] != kNoPool && !add_pool(out, p.pools[k])) return Status::kInvalidArgument;
   return Status::kOk;
+}
+
+// After claiming slot `mine` for `run_id` during (or across) a recycle:
+// waits for the recycle to finish, then walks the chain from the home slot
+// to ours. An empty slot there means lookups would stop before reaching us
+// (kHole: give the slot up and walk again); the same id in an earlier slot
+// means another process created the run first (kFound: attach to it).
+Ledger::ChainCheck Ledger::check_chain(std::string_view run_id, uint64_t hash, uint32_t mine, RunRef* found) const {
+  for (int spin = 0; header_->recycle_epoch.load(std::memory_order_seq_cst) & 1; ++spin) {
+    if (spin > 100000) return ChainCheck::kBusy;  // a daemon killed mid-recycle: its successor ends it
+    sched_yield();
+  }
+  const uint32_t mask = capacity_ - 1;
+  for (uint32_t idx = uint32_t(hash) & mask; idx != mine; idx = (idx + 1) & mask) {
+    RunSlot& s = slots_[idx];
+    uint64_t w = s.word.load(std::memory_order_seq_cst);
+    if (word_state(w) == SlotState::kClaiming) {
+      bool busy = false;
+      w = wait_for_claim(s, w, &busy);
+      if (busy) return ChainCheck::kBusy;
+    }
+    SlotState st = word_state(w);
+    if (st == SlotState::kEmpty) return ChainCheck::kHole;
+    if ((st == SlotState::kActive || st == SlotState::kClosed) && id_equals(s, hash, run_id)) {
+      *found = RunRef{&s, idx, word_generation(w), false};
+      return ChainCheck::kFound;
+    }
+  }
+  return ChainCheck::kClear;
 }
 
 Status Ledger::begin(std::string_view run_id, const BeginOptions& opts, RunRef* out) {

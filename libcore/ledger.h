@@ -100,6 +100,13 @@ class Ledger {
   Status probe(std::string_view run_id, uint64_t hash, const BeginOptions* create, uint16_t policy,
                const RunLevelsAtBegin& levels, RunRef* out) const;
   Status levels_at_begin(uint16_t policy, std::string_view parent, RunLevelsAtBegin* out) const;
+  Status attach(RunSlot& s, uint32_t idx, uint64_t w, const BeginOptions* create, RunRef* out) const;
+  Status create_run(std::string_view run_id, uint64_t hash, const BeginOptions& create, uint16_t policy,
+                    const RunLevelsAtBegin& levels, RunRef* out) const;
+  void fill_new_run(RunSlot& s, std::string_view run_id, uint64_t hash, const BeginOptions& create, uint16_t policy,
+                    const RunLevelsAtBegin& levels, const ProcessIdentity& me) const;
+  enum class ChainCheck { kClear, kHole, kFound, kBusy };
+  ChainCheck check_chain(std::string_view run_id, uint64_t hash, uint32_t mine, RunRef* found) const;
 
   std::string name_;
   Segment data_, config_seg_;
@@ -108,6 +115,7 @@ class Ledger {
   uint32_t capacity_ = 0;
   HoldSlot* holds_ = nullptr;
   PoolSlot* pools_ = nullptr;
+  std::atomic<uint64_t>* leases_ = nullptr;
   const PoolDef* pool_defs_ = nullptr;
   uint32_t hold_capacity_ = 0;
   const ConfigHeader* config_ = nullptr;

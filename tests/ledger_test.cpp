@@ -32,7 +32,7 @@ TEST(Layout, SharedStructsArePinned) {
   EXPECT_TRUE(std::atomic<uint64_t>::is_always_lock_free);
   EXPECT_TRUE(std::atomic<uint32_t>::is_always_lock_free);
   EXPECT_NE(ab::kLayoutFingerprint, 0u);
-  EXPECT_EQ(ab::data_segment_size(65536, 1024), 256u + 65536u * 448u + 1024u * 64u + 64u * 128u);
+  EXPECT_EQ(ab::data_segment_size(65536, 1024), 256u + 65536u * 448u + 1024u * 64u + 64u * 128u + 4096u * 8u);
   EXPECT_EQ(sizeof(ab::HoldSlot), 64u);
   EXPECT_EQ(offsetof(ab::RunSlot, held), 320u);
 }

@@ -136,7 +136,11 @@ TEST(MultiProcess, KilledMidBeginNeverBlocksOthers) {
     return ab_charge(r, 10, nullptr) == AB_OK ? 0 : 3;
   });
   EXPECT_EQ(wait_all(pids), n);
-  EXPECT_EQ(ab::word_state(core.slots()[home].word.load()), ab::SlotState::kTombstone);
+  // The dead claim was given up and its slot reused, with a new generation.
+  uint64_t w = core.slots()[home].word.load();
+  EXPECT_EQ(ab::word_state(w), ab::SlotState::kActive);
+  EXPECT_STREQ(core.slots()[home].id, id);
+  EXPECT_EQ(ab::word_generation(w), 1u);
   EXPECT_EQ(status_of(t, id).spent, 10 * n);
 }
 
