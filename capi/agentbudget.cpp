@@ -3,6 +3,8 @@
 #include "agentbudget.h"
 
 #include <cmath>
+#include <algorithm>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -61,6 +63,12 @@ static_assert(AB_REASON_TOKENS == int(ab::Reason::kTokens) && AB_REASON_DURATION
 static_assert(AB_RUN_ID_MAX == ab::kRunIdMax);
 
 namespace {
+
+// Sizes of the structs in version 0.1 (before they grew): the smallest a
+// caller may pass.
+constexpr uint32_t kBeginOptionsV01 = offsetof(ab_begin_options, max_calls);
+constexpr uint32_t kRunStatusV01 = offsetof(ab_run_status, held_nanos);
+static_assert(kBeginOptionsV01 == 32 && kRunStatusV01 == 200);
 
 thread_local char t_detail[256];
 
@@ -135,7 +143,12 @@ int ab_run_begin(ab_ledger* ledger, const char* run_id, const ab_begin_options* 
   *out = nullptr;
   ab::BeginOptions o;
   if (opts) {
-    if (opts->struct_size < sizeof(ab_begin_options) || opts->flags != 0) return AB_ERR_INVALID_ARGUMENT;
+    // Structs grow at the end: a caller built against an older header passes
+    // a smaller struct_size, and the fields it does not have keep defaults.
+    if (opts->struct_size < kBeginOptionsV01 || opts->flags != 0) return AB_ERR_INVALID_ARGUMENT;
+    ab_begin_options full = AB_BEGIN_OPTIONS_INIT;
+    std::memcpy(&full, opts, std::min<size_t>(opts->struct_size, sizeof full));
+    opts = &full;
     // AB_NO_LIMIT asks for no cap of the run's own, like any negative value.
     if ((opts->hard_nanos > ab::kNoLimit / 2 && opts->hard_nanos != AB_NO_LIMIT) ||
         (opts->soft_nanos > ab::kNoLimit / 2 && opts->soft_nanos != AB_NO_LIMIT))
@@ -162,6 +175,8 @@ int ab_run_begin(ab_ledger* ledger, const char* run_id, const ab_begin_options* 
   ab::Status s = ledger->core->begin(std::string_view(run_id, len), o, &r->ref);
   if (s != ab::Status::kOk) {
     t_detail[0] = '\0';
+    if (s == ab::Status::kInvalidLabels)
+      set_detail("labels must be key=value[,key=value...], and policy=NAME must name a configured policy");
     if (s == ab::Status::kTableFull)
       set_detail("all " + std::to_string(ledger->core->capacity()) +
                  " run slots are in use; ended runs are recycled by agentbudgetd after their grace period");
@@ -279,12 +294,16 @@ int ab_estimate_for_run(ab_run* run, const char* model, uint64_t prompt_tokens, 
 }
 
 int ab_run_status_get(ab_run* run, ab_run_status* out) {
-  if (!run || !out || out->struct_size < sizeof(ab_run_status)) return AB_ERR_INVALID_ARGUMENT;
+  if (!run || !out || out->struct_size < kRunStatusV01) return AB_ERR_INVALID_ARGUMENT;
   ab::RunStatus st;
   ab::Status s = ab::status(*run->ledger, run->ref, &st);
   if (s != ab::Status::kOk) return code(s);
-  uint32_t size = out->struct_size;
-  std::memset(out, 0, sizeof *out);
+  // Fill a full struct, then copy as much as the caller's version has.
+  uint32_t size = std::min<uint32_t>(out->struct_size, sizeof(ab_run_status));
+  ab_run_status full;
+  std::memset(&full, 0, sizeof full);
+  ab_run_status* caller = out;
+  out = &full;
   out->struct_size = size;
   out->state = uint32_t(st.state);
   out->spent_nanos = st.spent;
@@ -313,6 +332,7 @@ int ab_run_status_get(ab_run* run, ab_run_status* out) {
   }
   if (const ab::Policy* p = run->ledger->policy_of(*run->ref.slot))
     std::memcpy(out->policy, p->name, strnlen(p->name, sizeof out->policy - 1));
+  std::memcpy(caller, &full, size);
   return AB_OK;
 }
 

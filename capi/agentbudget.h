@@ -54,7 +54,7 @@ extern "C" {
 
 /* ---- Version --------------------------------------------------------- */
 #define AB_VERSION_MAJOR 0
-#define AB_VERSION_MINOR 1
+#define AB_VERSION_MINOR 2
 #define AB_VERSION_PATCH 0
 #define AB_VERSION_NUMBER (AB_VERSION_MAJOR * 10000 + AB_VERSION_MINOR * 100 + AB_VERSION_PATCH)
 #define AB_NANOS_PER_USD INT64_C(1000000000)

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -74,8 +75,9 @@ void read_policy(const toml::table& t, Reporter& r, PolicyConfig* p, const std::
       if (!read_usd(v, &p->hard)) r.at(&v, key, "must be a non-negative USD amount such as \"2.50\"");
     } else if (k == "soft") {
       auto* arr = v.as_array();
-      if (!arr || arr->size() > size_t(kMaxSoftThresholds)) {
-        r.at(&v, key, "must be an array of at most 4 fractions of the hard limit, e.g. [0.5, 0.8]");
+      // Three at most: the fourth slot is the caller's own soft threshold.
+      if (!arr || arr->size() > size_t(kMaxSoftThresholds - 1)) {
+        r.at(&v, key, "must be an array of at most 3 fractions of the hard limit, e.g. [0.5, 0.8]");
         continue;
       }
       p->soft_permille.clear();
@@ -289,9 +291,16 @@ bool parse_config(const std::string& text, const std::string& file, DaemonConfig
       }
   }
   if (policies_given) {
-    // The policy named "default" (else the first) is the fallback policy 0.
-    for (size_t i = 1; i < c.policies.size(); ++i)
-      if (c.policies[i].name == "default") std::swap(c.policies[0], c.policies[i]);
+    // Policy 0 applies to runs no other policy matches: the one named
+    // "default", else the built-in default (no limits) -- never a policy
+    // written for some other kind of run.
+    auto it = std::find_if(c.policies.begin(), c.policies.end(), [](auto& p) { return p.name == "default"; });
+    if (it == c.policies.end()) {
+      if (c.policies.size() == size_t(kMaxPolicies)) r.at(nullptr, "policy", "at most 63 policies besides \"default\"");
+      c.policies.insert(c.policies.begin(), builtin_default_config().policies[0]);
+    } else {
+      std::rotate(c.policies.begin(), it, it + 1);
+    }
   }
   if (!errors->empty()) return false;
   *out = std::move(c);

@@ -47,15 +47,19 @@ bool parse_labels(std::string_view text, LabelSet* out) {
 
 static std::string_view fixed(const char* s, size_t cap) { return {s, strnlen(s, cap)}; }
 
-uint16_t match_policy(const Policy* policies, uint32_t count, const LabelSet& labels) {
+int match_policy(const Policy* policies, uint32_t count, const LabelSet& labels) {
   if (count > uint32_t(kMaxPolicies)) count = kMaxPolicies;
   std::string_view by_name = labels.get("policy");
-  if (!by_name.empty())
+  if (!by_name.empty()) {
     for (uint32_t i = 0; i < count; ++i)
-      if (fixed(policies[i].name, sizeof policies[i].name) == by_name) return uint16_t(i);
+      if (fixed(policies[i].name, sizeof policies[i].name) == by_name) return int(i);
+    return -1;
+  }
+  int best = 0;
+  uint32_t best_matches = 0;
   for (uint32_t i = 1; i < count; ++i) {
     const Policy& p = policies[i];
-    if (p.match_count == 0 || p.match_count > uint32_t(kMaxPolicyMatches)) continue;
+    if (p.match_count == 0 || p.match_count > uint32_t(kMaxPolicyMatches) || p.match_count <= best_matches) continue;
     bool all = true;
     for (uint32_t m = 0; m < p.match_count && all; ++m) {
       std::string_view k = fixed(p.matches[m].key, sizeof p.matches[m].key);
@@ -63,9 +67,12 @@ uint16_t match_policy(const Policy* policies, uint32_t count, const LabelSet& la
       std::string_view have = labels.get(k);
       all = !have.empty() && (want == "*" || want == have);
     }
-    if (all) return uint16_t(i);
+    if (all) {
+      best = int(i);
+      best_matches = p.match_count;
+    }
   }
-  return 0;
+  return best;
 }
 
 }  // namespace ab

@@ -23,8 +23,10 @@ bool parse_labels(std::string_view text, LabelSet* out);
 bool valid_label_key(std::string_view k);
 bool valid_label_value(std::string_view v);
 
-// The first policy (1..count-1) whose every match holds, "policy=NAME"
-// selecting by name first; 0 (the default policy) when none matches.
-uint16_t match_policy(const Policy* policies, uint32_t count, const LabelSet& labels);
+// "policy=NAME" selects that policy (-1 if there is none of that name).
+// Otherwise the policy (1..count-1) whose every match holds and that has the
+// most matches -- the most specific one; among equals, the first. 0 (the
+// default policy) when none matches.
+int match_policy(const Policy* policies, uint32_t count, const LabelSet& labels);
 
 }  // namespace ab

@@ -135,7 +135,12 @@ ProcessIdentity Ledger::identity() const {
 Status Ledger::resolve_policy(std::string_view labels, uint16_t* policy) const {
   LabelSet set;
   if (!parse_labels(labels, &set)) return Status::kInvalidLabels;
-  return read_config(*config_, [&] { *policy = match_policy(policies_, config_->policy_count, set); });
+  int found = 0;
+  Status s = read_config(*config_, [&] { found = match_policy(policies_, config_->policy_count, set); });
+  if (s != Status::kOk) return s;
+  if (found < 0) return Status::kInvalidLabels;  // policy=NAME names no policy
+  *policy = uint16_t(found);
+  return Status::kOk;
 }
 
 Status Ledger::find_price(std::string_view model, ModelPrice* out) const {

@@ -91,6 +91,55 @@ fallback_input_per_mtok = "30"
   EXPECT_EQ(c.policies[1].matches[0].second, "researcher");
 }
 
+TEST(Config, PoliciesWithoutADefaultKeepTheBuiltInOne) {
+  ab::DaemonConfig c;
+  std::vector<std::string> errors;
+  ASSERT_TRUE(ab::parse_config("[[policy]]\nname = \"research\"\nhard = \"0.10\"\nmatch = { agent = \"r\" }\n",
+                               "t.toml", &c, &errors));
+  ASSERT_EQ(c.policies.size(), 2u);
+  EXPECT_EQ(c.policies[0].name, "default");  // unmatched runs do not get "research"
+  EXPECT_EQ(c.policies[0].hard, ab::kNoLimit);
+  EXPECT_EQ(c.policies[1].name, "research");
+}
+
+TEST(Config, PoolsAndPolicyLimits) {
+  const char* text = R"(
+[[pool]]
+name = "team:support"
+hard = "50.00"
+soft = [0.8]
+period = "day"
+timezone = "Europe/Paris"
+[[pool]]
+name = "global"
+hard = "1000"
+period = "rolling"
+rolling_s = 3600
+[[policy]]
+name = "default"
+pools = ["global"]
+max_calls = 200
+max_in_flight = 4
+loop_limit = 5
+max_duration_s = 1800
+max_tokens = 5000000
+hold_lease_s = 120
+)";
+  ab::DaemonConfig c;
+  std::vector<std::string> errors;
+  ASSERT_TRUE(ab::parse_config(text, "t.toml", &c, &errors)) << errors[0];
+  ASSERT_EQ(c.pools.size(), 2u);
+  EXPECT_EQ(c.pools[0].name, "team:support");
+  EXPECT_EQ(c.pools[0].hard, usd("50.00"));
+  EXPECT_EQ(c.pools[0].period, "day");
+  EXPECT_EQ(c.pools[1].rolling_s, 3600u);
+  EXPECT_EQ(c.policies[0].pools, std::vector<std::string>{"global"});
+  EXPECT_EQ(c.policies[0].max_calls, 200u);
+  EXPECT_EQ(c.policies[0].max_in_flight, 4u);
+  EXPECT_EQ(c.policies[0].loop_limit, 5u);
+  EXPECT_EQ(c.policies[0].hold_lease_s, 120u);
+}
+
 TEST(Config, EveryErrorNamesFileLineAndKey) {
   struct Case {
     const char* text;
@@ -105,6 +154,13 @@ TEST(Config, EveryErrorNamesFileLineAndKey) {
       {"[[policy]]\nname = \"p\"\n[[policy]]\nname = \"p\"\n", "policy[1].name: duplicate"},
       {"colour = \"blue\"\n", "t.toml:1: colour: unknown key"},
       {"ledger = \n", "t.toml:1: syntax:"},
+      {"[[policy]]\nname = \"p\"\nsoft = [0.1, 0.2, 0.3, 0.4]\n", "t.toml:3: policy[0].soft: must be an array of at most 3"},
+      {"[[policy]]\nname = \"p\"\npools = [\"nope\"]\n", "t.toml:3: policy[0].pools: no [[pool]] named \"nope\""},
+      {"[[pool]]\nname = \"p\"\nperiod = \"fortnight\"\n", "t.toml:3: pool[0].period:"},
+      {"[[pool]]\nname = \"p\"\ntimezone = \"Mars/Olympus\"\n", "t.toml:3: pool[0].timezone:"},
+      {"[[pool]]\nname = \"p\"\nperiod = \"rolling\"\n", "pool[0].rolling_s: a rolling period needs"},
+      {"[[policy]]\nname = \"p\"\nmatch = { agent = \"has space\" }\n", "t.toml:3: policy[0].match.agent:"},
+      {"[[policy]]\nname = \"p\"\nloop_limit = 1\n", "t.toml:3: policy[0].loop_limit:"},
   };
   for (auto& c : cases) {
     ab::DaemonConfig cfg;

@@ -248,3 +248,64 @@ TEST(Ledger, FullTableIsAnError) {
   for (auto* x : runs) ab_run_detach(x);
   ab_ledger_close(l);
 }
+
+// Structs grow at the end: a program built against the 0.1 header (smaller
+// ab_begin_options and ab_run_status) keeps working, and nothing is written
+// past the struct it passed.
+TEST(Ledger, CallersOfTheOlderHeaderStillWork) {
+  TestLedger t;
+  ab_ledger* l = t.open();
+  ab_begin_options o = AB_BEGIN_OPTIONS_INIT;
+  o.struct_size = 32;  // 0.1: up to and including `labels`
+  o.hard_nanos = usd("1.00");
+  o.max_calls = 1;     // not part of a 0.1 struct: must be ignored
+  ab_run* r = nullptr;
+  ASSERT_EQ(ab_run_begin(l, "old-caller", &o, &r), AB_OK);
+  ASSERT_EQ(ab_charge(r, 5, nullptr), AB_OK);
+  ASSERT_EQ(ab_charge(r, 5, nullptr), AB_OK);  // a second call: max_calls was not taken
+  unsigned char buf[sizeof(ab_run_status) + 16];
+  std::memset(buf, 0xAB, sizeof buf);
+  auto* st = reinterpret_cast<ab_run_status*>(buf);
+  st->struct_size = 200;  // 0.1's size
+  ASSERT_EQ(ab_run_status_get(r, st), AB_OK);
+  EXPECT_EQ(st->spent_nanos, 10);
+  EXPECT_EQ(st->hard_nanos, usd("1.00"));
+  EXPECT_STREQ(st->policy, "default");
+  for (size_t i = 200; i < sizeof buf; ++i) ASSERT_EQ(buf[i], 0xAB) << "wrote past the caller's struct at " << i;
+  st->struct_size = 199;
+  EXPECT_EQ(ab_run_status_get(r, st), AB_ERR_INVALID_ARGUMENT);
+  ab_run_detach(r);
+  ab_ledger_close(l);
+}
+
+TEST(Ledger, MostSpecificPolicyWinsAndUnknownNamesAreErrors) {
+  ab::DaemonConfig cfg = ab::builtin_default_config();
+  ab::PolicyConfig agent;
+  agent.name = "agent-x";
+  agent.matches = {{"agent", "x"}};
+  ab::PolicyConfig agent_team;
+  agent_team.name = "agent-x-team-t";
+  agent_team.matches = {{"agent", "x"}, {"team", "t"}};
+  cfg.policies.push_back(agent);
+  cfg.policies.push_back(agent_team);
+  TestLedger t(cfg);
+  ab_ledger* l = t.open();
+  auto policy = [&](const char* id, const char* labels) {
+    ab_begin_options o = AB_BEGIN_OPTIONS_INIT;
+    o.labels = labels;
+    ab_run* r = nullptr;
+    int rc = ab_run_begin(l, id, &o, &r);
+    if (rc != AB_OK) return std::string(ab_status_name(rc));
+    ab_run_status st;
+    st.struct_size = sizeof st;
+    ab_run_status_get(r, &st);
+    ab_run_detach(r);
+    return std::string(st.policy);
+  };
+  EXPECT_EQ(policy("p1", "agent=x,team=t"), "agent-x-team-t");  // two matches beat one
+  EXPECT_EQ(policy("p2", "agent=x,team=u"), "agent-x");
+  EXPECT_EQ(policy("p3", "agent=y"), "default");
+  EXPECT_EQ(policy("p4", "policy=agent-x"), "agent-x");
+  EXPECT_EQ(policy("p5", "policy=nope"), "AB_ERR_INVALID_LABELS");  // a typo is not "default"
+  ab_ledger_close(l);
+}

@@ -9,7 +9,7 @@ if [ "$actual" != "$(cat "$expected")" ]; then
   echo "$actual" | diff "$expected" - || true
   exit 1
 fi
-unversioned="$(nm -D --defined-only "$lib" | awk '$2=="T" && $3 !~ /@@AGENTBUDGET_/ {print $3}')"
+unversioned="$(nm -D --defined-only "$lib" | awk '$2=="T" && $3 !~ /@@AGENTBUDGET_0\.[0-9]+$/ {print $3}')"
 [ -z "$unversioned" ] || { echo "unversioned exports: $unversioned"; exit 1; }
 soname="$(objdump -p "$lib" | awk '/SONAME/{print $2}')"
 [ "$soname" = "libagentbudget.so.$major" ] || { echo "SONAME is $soname"; exit 1; }
