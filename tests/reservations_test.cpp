@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <fstream>
 #include <random>
 #include <thread>
 
@@ -485,4 +487,38 @@ TEST(Reservations, RandomSigkillStress) {
               "processes and repaired %zu interrupted transitions\n",
               trials, (long long)total_killed, r.released_dead, r.repaired);
   EXPECT_GT(r.released_dead, 0u);
+}
+
+// S3: no limit means no denial; an operator's correction re-admits a run at
+// once, and the audit log keeps the charge (spent before) and the adjustment.
+TEST(Reservations, S3_NoLimitAndAuditedCorrections) {
+  TestLedger t;
+  Opened r1(t.name(), "s3-r1", nullptr);
+  ASSERT_EQ(ab_charge(r1.r, usd("76.16"), nullptr), AB_OK);
+  int32_t reason = 0;
+  EXPECT_EQ(ab_admit(r1.r, 0, &reason), AB_OK);
+  EXPECT_EQ(ab_admit(r1.r, usd("1000"), &reason), AB_OK);
+  auto o = budget("10.00");
+  Opened r2(t.name(), "s3-r2", &o);
+  ASSERT_EQ(ab_charge(r2.r, usd("76.16"), nullptr), AB_OK);
+  EXPECT_EQ(ab_admit(r2.r, 0, &reason), AB_DENIED);
+  std::string log = "/tmp/abtest-audit-" + std::to_string(getpid()) + ".jsonl";
+  std::string ctl = std::string(AB_BUILD_DIR) + "/tools/agentbudgetctl --ledger " + t.name();
+  ASSERT_EQ(std::system((ctl + " adjust s3-r2 -76.16 --reason 'mistaken charge' --audit-log " + log + " > /dev/null").c_str()), 0);
+  EXPECT_EQ(ab_admit(r2.r, 0, &reason), AB_OK);  // at once, nothing restarted
+  EXPECT_EQ(r2.status().spent_nanos, 0);
+  // Refused: below zero, unknown run, no reason; none of them changes anything.
+  EXPECT_NE(std::system((ctl + " adjust s3-r2 -0.01 --reason x --audit-log " + log + " 2> /dev/null").c_str()), 0);
+  EXPECT_NE(std::system((ctl + " adjust nope 1 --reason x --audit-log " + log + " 2> /dev/null").c_str()), 0);
+  EXPECT_NE(std::system((ctl + " adjust s3-r2 abc --reason x --audit-log " + log + " 2> /dev/null").c_str()), 0);
+  EXPECT_EQ(r2.status().spent_nanos, 0);
+  std::ifstream in(log);
+  std::string line, all;
+  int lines = 0;
+  while (std::getline(in, line)) all += line, ++lines;
+  EXPECT_EQ(lines, 1);
+  EXPECT_NE(all.find("\"spent_before_nanos\":76160000000"), std::string::npos) << all;
+  EXPECT_NE(all.find("\"delta_nanos\":-76160000000"), std::string::npos) << all;
+  EXPECT_NE(all.find("mistaken charge"), std::string::npos) << all;
+  std::remove(log.c_str());
 }

@@ -6,6 +6,13 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+
+#include "adjust.h"
 #include "clock.h"
 #include "ledger.h"
 #include "run_ops.h"
@@ -15,10 +22,10 @@ using nlohmann::json;
 
 namespace ab {
 
-static std::unique_ptr<Ledger> open_or_report(const std::string& name) {
+static std::unique_ptr<Ledger> open_or_report(const std::string& name, bool writable = false) {
   std::unique_ptr<Ledger> l;
   std::string msg;
-  Status s = Ledger::open(resolve_ledger_name(name), false, &l, &msg);
+  Status s = Ledger::open(resolve_ledger_name(name), writable, &l, &msg);
   if (s != Status::kOk) {
     std::cerr << "agentbudgetctl: " << status_message(s) << (msg.empty() ? "" : " (" + msg + ")") << "\n";
     return nullptr;
@@ -97,6 +104,84 @@ int show_runs(const std::string& ledger, bool as_json, bool include_closed, size
     std::printf("%-50.50s %-12.12s %-7s %14s %14s %8llu\n", r.id.c_str(), r.policy.c_str(),
                 r.st.state == SlotState::kActive ? "active" : "closed", ("$" + format_usd(r.st.spent, 4)).c_str(),
                 r.st.hard == kNoLimit ? "-" : ("$" + format_usd(r.st.hard, 2)).c_str(), (unsigned long long)r.st.calls);
+  return 0;
+}
+
+}  // namespace ab
+
+namespace ab {
+
+int adjust_run(const std::string& ledger, const std::string& run_id, const std::string& amount,
+               const std::string& reason, const std::string& audit_log, bool as_json) {
+  bool negative = !amount.empty() && amount[0] == '-';
+  auto magnitude = parse_usd(negative ? std::string_view(amount).substr(1) : std::string_view(amount));
+  if (!magnitude || *magnitude > kMaxAmountNanos) {
+    std::cerr << "agentbudgetctl adjust: '" << amount << "' is not a USD amount (e.g. -76.16)\n";
+    return 2;
+  }
+  if (reason.empty()) {
+    std::cerr << "agentbudgetctl adjust: --reason must not be empty\n";
+    return 2;
+  }
+  std::string path = audit_log;
+  if (path.empty()) {
+    const char* env = std::getenv("AGENTBUDGET_AUDIT_LOG");
+    path = env && *env ? env : "/var/lib/agentbudget/audit.jsonl";
+  }
+  auto l = open_or_report(ledger, true);
+  if (!l) return 3;
+  RunRef ref;
+  Status s = l->find(run_id, &ref);
+  if (s != Status::kOk) {
+    std::cerr << "agentbudgetctl adjust: " << status_message(s) << " ('" << run_id << "')\n";
+    return 3;
+  }
+  // The audit record is written before the ledger changes: an adjustment
+  // that is not in the log never happens.
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  std::FILE* f = std::fopen(path.c_str(), "a");
+  if (!f) {
+    std::cerr << "agentbudgetctl adjust: cannot append to " << path << ": " << std::strerror(errno) << "\n";
+    return 3;
+  }
+  Nanos delta = negative ? -*magnitude : *magnitude;
+  RunStatus before;
+  status_of_slot(*l, *ref.slot, &before);
+  if (before.spent + delta < 0) {
+    std::fclose(f);
+    std::cerr << "agentbudgetctl adjust: spent is $" << format_usd(before.spent) << "; it cannot go below zero\n";
+    return 2;
+  }
+  json rec = {{"time_unix_ns", unix_ns()}, {"kind", "adjustment"}, {"ledger", l->name()}, {"run_id", run_id},
+              {"delta_nanos", delta}, {"spent_before_nanos", before.spent}, {"reason", reason},
+              {"uid", getuid()}, {"pid", getpid()}};
+  std::fprintf(f, "%s\n", rec.dump().c_str());
+  bool written = std::fflush(f) == 0 && fsync(fileno(f)) == 0;
+  std::fclose(f);
+  if (!written) {
+    std::cerr << "agentbudgetctl adjust: cannot write " << path << "\n";
+    return 3;
+  }
+  Adjustment adj;
+  s = adjust_spent(*l, ref, delta, &adj);
+  if (s != Status::kOk) {
+    // Say in the log that the recorded adjustment did not happen.
+    if (std::FILE* g = std::fopen(path.c_str(), "a")) {
+      std::fprintf(g, "%s\n", json{{"time_unix_ns", unix_ns()}, {"kind", "adjustment_failed"}, {"run_id", run_id},
+                                    {"error", status_name(s)}}.dump().c_str());
+      std::fclose(g);
+    }
+    std::cerr << "agentbudgetctl adjust: " << status_message(s) << "\n";
+    return 3;
+  }
+  if (as_json) {
+    std::cout << json{{"run_id", run_id}, {"delta_nanos", delta}, {"spent_before_nanos", adj.spent_before},
+                      {"spent_after_nanos", adj.spent_after}, {"audit_log", path}}.dump() << "\n";
+  } else {
+    std::cout << "adjusted " << run_id << " by $" << format_usd(delta) << ": spent $" << format_usd(adj.spent_before)
+              << " -> $" << format_usd(adj.spent_after) << " (audit: " << path << ")\n";
+  }
   return 0;
 }
 

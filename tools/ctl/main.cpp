@@ -24,6 +24,14 @@ int main(int argc, char** argv) {
   runs->add_flag("--closed", closed, "include ended runs");
   runs->add_option("--limit", limit, "rows to show")->check(CLI::Range(size_t(1), size_t(1) << 24));
 
+  auto* adjust = app.add_subcommand("adjust", "operator correction of a run's spend (audited; negative = refund)");
+  std::string adj_run, adj_amount, adj_reason, audit_log;
+  adjust->add_option("run", adj_run, "run id")->required();
+  adjust->add_option("amount", adj_amount, "USD to add, e.g. -76.16")->required()->allow_extra_args(false);
+  adjust->add_option("--reason", adj_reason, "why (kept in the audit log)")->required();
+  adjust->add_option("--audit-log", audit_log,
+                     "audit log (default: $AGENTBUDGET_AUDIT_LOG or /var/lib/agentbudget/audit.jsonl)");
+
   auto* replay = app.add_subcommand("replay", "replay recorded agent runs through the live ledger");
   ab::ReplayOptions ro;
   std::string budget, soft;
@@ -45,6 +53,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   if (*status) return ab::show_status(ledger, as_json);
+  if (*adjust) return ab::adjust_run(ledger, adj_run, adj_amount, adj_reason, audit_log, as_json);
   if (*runs) return ab::show_runs(ledger, as_json, closed, limit);
   if (*replay) {
     auto parse = [&](const std::string& text, const char* what, ab::Nanos* out) {

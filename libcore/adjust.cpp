@@ -1,0 +1,52 @@
+#include "adjust.h"
+
+#include "clock.h"
+#include "hold_table.h"
+#include "levels.h"
+#include "run_ops.h"
+
+namespace ab {
+
+Status adjust_spent(const Ledger& l, const RunRef& r, Nanos delta, Adjustment* out) {
+  if (delta < -kMaxAmountNanos || delta > kMaxAmountNanos) return Status::kInvalidAmount;
+  RunSlot& s = *r.slot;
+  uint64_t w = s.word.load(std::memory_order_acquire);
+  if (word_generation(w) != r.generation ||
+      (word_state(w) != SlotState::kActive && word_state(w) != SlotState::kClosed))
+    return Status::kStaleHandle;
+  Levels lv;
+  levels_of(l, s, coarse_unix_ns() / 1'000'000'000u, &lv);
+  ProcessIdentity me = l.identity();
+  uint32_t index = 0;
+  HoldSlot* op = claim_hold_slot(l, HoldState::kCharging, me.pid, &index);
+  if (op) init_hold_slot(*op, me, r.index, r.generation, 0, 0);
+  s.hold_seq.fetch_add(1, std::memory_order_seq_cst);
+  touch_levels(lv);
+  Nanos before = s.spent.load(std::memory_order_seq_cst);
+  for (;;) {
+    if (before + delta < 0) {
+      if (op) free_hold_slot(*op);
+      return Status::kInvalidAmount;  // spend never goes below zero
+    }
+    if (s.spent.compare_exchange_weak(before, before + delta, std::memory_order_seq_cst)) break;
+  }
+  add_spent_to_levels(l, lv, delta);
+  if (op) free_hold_slot(*op);
+  Nanos after = before + delta;
+  // Re-arm the thresholds the run is now back under.
+  uint32_t rearm = 0;
+  for (int k = 0; k < kMaxSoftThresholds; ++k) {
+    Nanos thr = s.soft_nanos[k].load(std::memory_order_relaxed);
+    if (thr != kNoLimit && after + s.child_spent.load(std::memory_order_relaxed) < thr) rearm |= soft_event_bit(k);
+  }
+  Nanos hard = effective_hard(l, s);
+  if (hard != kNoLimit && after + s.child_spent.load(std::memory_order_relaxed) < hard) rearm |= kEventHard;
+  if (rearm) {
+    s.pending_events.fetch_and(~rearm, std::memory_order_acq_rel);
+    s.delivered_events.fetch_and(~rearm, std::memory_order_acq_rel);
+  }
+  if (out) *out = Adjustment{delta, before, after};
+  return Status::kOk;
+}
+
+}  // namespace ab
