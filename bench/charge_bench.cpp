@@ -18,18 +18,32 @@ struct BenchLedger {
   std::unique_ptr<ab::Daemon> daemon;
   ab_ledger* ledger = nullptr;
   ab_run* run = nullptr;
+  ab_run* pooled = nullptr;
   BenchLedger() {
     ab::DaemonConfig cfg = ab::builtin_default_config();
     cfg.ledger = name;
     cfg.group = "";
+    ab::PoolConfig team;
+    team.name = "team";
+    team.period = "day";
+    cfg.pools.push_back(team);
+    ab::PolicyConfig p;
+    p.name = "pooled";
+    p.matches = {{"team", "t"}};
+    p.pools = {"team"};
+    cfg.policies.push_back(p);
     daemon = std::make_unique<ab::Daemon>(cfg);
     std::string msg;
     if (!daemon->start(&msg)) std::abort();
     ab_ledger_open(name.c_str(), &ledger);
     ab_run_begin(ledger, "bench-run", nullptr, &run);
+    ab_begin_options o = AB_BEGIN_OPTIONS_INIT;
+    o.labels = "team=t";
+    ab_run_begin(ledger, "bench-pooled", &o, &pooled);
   }
   ~BenchLedger() {
     ab_run_detach(run);
+    ab_run_detach(pooled);
     ab_ledger_close(ledger);
     daemon.reset();
     ab::remove_ledger(name);
@@ -74,6 +88,34 @@ void BM_ChargeUsage(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(ab_charge_usage(r, "google/gemini-3-pro-preview", &u, &cost, nullptr));
 }
 BENCHMARK(BM_ChargeUsage);
+
+void BM_ReserveCommit(benchmark::State& state) {
+  ab_run* r = bench().run;
+  ab_hold h;
+  for (auto _ : state) {
+    ab_reserve(r, 1000, 0, &h, nullptr);
+    benchmark::DoNotOptimize(ab_commit(r, h, 900, nullptr));
+  }
+}
+BENCHMARK(BM_ReserveCommit);
+
+// A run in a calendar-day pool: each charge also updates the pool, under an
+// operation record the daemon could repair from.
+void BM_ChargePooled(benchmark::State& state) {
+  ab_run* r = bench().pooled;
+  for (auto _ : state) benchmark::DoNotOptimize(ab_charge(r, 1, nullptr));
+}
+BENCHMARK(BM_ChargePooled);
+
+void BM_ReserveCommitPooled(benchmark::State& state) {
+  ab_run* r = bench().pooled;
+  ab_hold h;
+  for (auto _ : state) {
+    ab_reserve(r, 1000, 0, &h, nullptr);
+    benchmark::DoNotOptimize(ab_commit(r, h, 900, nullptr));
+  }
+}
+BENCHMARK(BM_ReserveCommitPooled);
 
 void BM_StatusRead(benchmark::State& state) {
   ab_run* r = bench().run;

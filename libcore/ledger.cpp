@@ -104,6 +104,7 @@ void Ledger::bind(Segment data, Segment config, std::string name) {
   model_index_ = reinterpret_cast<const uint32_t*>(base + config_->model_index_offset);
   pool_defs_ = reinterpret_cast<const PoolDef*>(base + config_->pools_offset);
   self_ = self_identity();
+  self_fork_generation_.store(fork_generation(), std::memory_order_release);
 }
 
 Status Ledger::open(const std::string& name, bool writable_data, std::unique_ptr<Ledger>* out,
@@ -127,8 +128,13 @@ Status Ledger::open(const std::string& name, bool writable_data, std::unique_ptr
 }
 
 ProcessIdentity Ledger::identity() const {
-  // Refresh after fork: the child must not claim slots under its parent's pid.
-  if (self_.pid != uint32_t(getpid())) self_ = self_identity();
+  // Refresh after fork (the child must not claim slots under its parent's
+  // pid), noticed through the atfork counter: no syscall on the hot path.
+  uint64_t gen = fork_generation();
+  if (self_fork_generation_.load(std::memory_order_acquire) != gen) {
+    self_ = self_identity();
+    self_fork_generation_.store(gen, std::memory_order_release);
+  }
   return self_;
 }
 

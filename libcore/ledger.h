@@ -123,6 +123,7 @@ class Ledger {
   const ModelPrice* models_ = nullptr;
   const uint32_t* model_index_ = nullptr;
   mutable ProcessIdentity self_;
+  mutable std::atomic<uint64_t> self_fork_generation_{0};
 };
 
 }  // namespace ab

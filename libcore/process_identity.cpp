@@ -1,8 +1,10 @@
 #include "process_identity.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -31,6 +33,17 @@ uint64_t process_start_ticks(uint32_t pid) {
   unsigned long long ticks = 0;
   if (std::sscanf(p, "%llu", &ticks) != 1) return 0;
   return ticks;
+}
+
+namespace {
+std::atomic<uint64_t> g_fork_generation{1};
+void on_fork_child() { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }
+const bool g_atfork_registered = [] { return pthread_atfork(nullptr, nullptr, on_fork_child) == 0; }();
+}  // namespace
+
+uint64_t fork_generation() {
+  (void)g_atfork_registered;
+  return g_fork_generation.load(std::memory_order_relaxed);
 }
 
 ProcessIdentity self_identity() {

@@ -16,6 +16,10 @@ struct ProcessIdentity {
 // (and refresh it after fork).
 ProcessIdentity self_identity();
 
+// Bumped in the child by a pthread_atfork handler: lets hot paths cache
+// their identity and notice a fork without calling getpid() (a syscall).
+uint64_t fork_generation();
+
 // Start ticks of `pid`, or 0 if the process does not exist.
 uint64_t process_start_ticks(uint32_t pid);
 
