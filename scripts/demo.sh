@@ -43,10 +43,19 @@ OUT="$(mktemp)"
 "$CTL" replay --traces "$ROOT/data/traces" --budget 1.00 --soft 0.50 --prefix budget1 > "$OUT"
 grep -E "STOPPED|unpriced" "$OUT" | head -n 25
 echo "  ... (runs that finished under budget not shown)"
-tail -n 4 "$OUT"
+grep -E "runs, |recorded by|charged by|mode:|overshoot|fallback" "$OUT"
 rm -f "$OUT"
 
-section "3. A tight \$0.25 budget, as JSON"
+section "3. \$1.00 per run with reservations: each call first reserves its worst case"
+"$CTL" replay --traces "$ROOT/data/traces" --budget 1.00 --mode reserve --prefix reserve1 --quiet | grep -E "runs, |charged by|mode:|overshoot"
+echo "  (the worst case of a Gemini 3 Pro call is its 65,535-token maximum output, about \$0.80, so runs stop"
+echo "   earlier than in charge mode, and none ends past its budget)"
+
+section "4. The loop guard: deny the call that repeats the same action 3 times in a row"
+"$CTL" replay --traces "$ROOT/data/traces" --loop-limit 3 --prefix loop3 | grep -E "STOPPED" | head -n 5
+"$CTL" replay --traces "$ROOT/data/traces" --loop-limit 3 --prefix loop3-summary --quiet | grep -E "stopped"
+
+section "5. A tight \$0.25 budget, as JSON"
 "$CTL" replay --traces "$ROOT/data/traces" --budget 0.25 --prefix budget025 --json
 
 sleep 0.5  # one daemon tick to deliver the last events

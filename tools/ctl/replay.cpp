@@ -298,14 +298,16 @@ int run_replay(const ReplayOptions& opt) {
                 << format_usd(charged_on_recorded - recorded_calls, 9) << " USD)";
     std::cout << "\n";
     if (stopped) {
-      std::cout << "  " << (o.reserve ? "reserve" : "charge") << " mode: " << stopped << " runs stopped (";
+      std::cout << "  " << (o.reserve ? "reserve" : "charge") << " mode: " << stopped << (stopped == 1 ? " run" : " runs")
+                << " stopped (";
       const char* sep = "";
       for (auto& [why, n] : stopped_by) std::cout << sep << why << " " << n, sep = ", ";
       std::cout << "), " << usd(avoided) << " avoided\n";
     }
     if (o.budget >= 0)
       std::cout << "  budget " << usd(o.budget) << " per run: max overshoot " << usd(overshoot) << "\n";
-    if (unpriced) std::cout << "  " << unpriced << " calls priced at the fallback rate (unknown model)\n";
+    if (unpriced)
+      std::cout << "  " << unpriced << (unpriced == 1 ? " call" : " calls") << " priced at the fallback rate (unknown model)\n";
     if (mismatched || errors || failed_workers)
       std::cout << "  PROBLEMS: " << mismatched << " ledger mismatches, " << errors + failed_workers << " errors\n";
   }
