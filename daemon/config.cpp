@@ -64,6 +64,22 @@ bool read_usd(const toml::node& n, Nanos* out) {
   return false;
 }
 
+// Soft thresholds: an array of at most `max` fractions of the hard limit in
+// (0, 1], kept as permilles.
+void read_fractions(const toml::node& v, Reporter& r, const std::string& key, int max, std::vector<uint32_t>* out) {
+  auto* arr = v.as_array();
+  if (!arr || arr->size() > size_t(max)) {
+    r.at(&v, key, "must be an array of at most " + std::to_string(max) + " fractions of the hard limit, e.g. [0.5, 0.8]");
+    return;
+  }
+  out->clear();
+  for (auto& e : *arr) {
+    auto d = e.value<double>();
+    if (!d || !(*d > 0) || *d > 1.0) r.at(&e, key, "each fraction must be in (0, 1]");
+    else out->push_back(uint32_t(*d * 1000 + 0.5));
+  }
+}
+
 void read_policy(const toml::table& t, Reporter& r, PolicyConfig* p, const std::string& where) {
   for (auto&& [k, v] : t) {
     std::string key = where + "." + std::string(k.str());
@@ -74,18 +90,8 @@ void read_policy(const toml::table& t, Reporter& r, PolicyConfig* p, const std::
     } else if (k == "hard") {
       if (!read_usd(v, &p->hard)) r.at(&v, key, "must be a non-negative USD amount such as \"2.50\"");
     } else if (k == "soft") {
-      auto* arr = v.as_array();
       // Three at most: the fourth slot is the caller's own soft threshold.
-      if (!arr || arr->size() > size_t(kMaxSoftThresholds - 1)) {
-        r.at(&v, key, "must be an array of at most 3 fractions of the hard limit, e.g. [0.5, 0.8]");
-        continue;
-      }
-      p->soft_permille.clear();
-      for (auto& e : *arr) {
-        auto d = e.value<double>();
-        if (!d || !(*d > 0) || *d > 1.0) r.at(&e, key, "each fraction must be in (0, 1]");
-        else p->soft_permille.push_back(uint32_t(*d * 1000 + 0.5));
-      }
+      read_fractions(v, r, key, kMaxSoftThresholds - 1, &p->soft_permille);
     } else if (k == "unknown_model") {
       auto s = v.value<std::string>();
       if (s && *s == "deny") p->unknown_model = UnknownModel::kDeny;
@@ -158,16 +164,7 @@ void read_pool(const toml::table& t, Reporter& r, PoolConfig* p, const std::stri
     } else if (k == "hard") {
       if (!read_usd(v, &p->hard)) r.at(&v, key, "must be a non-negative USD amount such as \"100.00\"");
     } else if (k == "soft") {
-      auto* arr = v.as_array();
-      if (!arr || arr->size() > size_t(kMaxSoftThresholds)) {
-        r.at(&v, key, "must be an array of at most 4 fractions of the hard limit");
-        continue;
-      }
-      for (auto& e : *arr) {
-        auto d = e.value<double>();
-        if (!d || !(*d > 0) || *d > 1.0) r.at(&e, key, "each fraction must be in (0, 1]");
-        else p->soft_permille.push_back(uint32_t(*d * 1000 + 0.5));
-      }
+      read_fractions(v, r, key, kMaxSoftThresholds, &p->soft_permille);
     } else if (k == "period") {
       auto s = v.value<std::string>();
       if (!s || (*s != "none" && *s != "rolling" && *s != "day" && *s != "week" && *s != "month"))

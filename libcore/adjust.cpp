@@ -14,24 +14,17 @@ Status adjust_spent(const Ledger& l, const RunRef& r, Nanos delta, Adjustment* o
   if (word_generation(w) != r.generation ||
       (word_state(w) != SlotState::kActive && word_state(w) != SlotState::kClosed))
     return Status::kStaleHandle;
-  Levels lv;
-  levels_of(l, s, coarse_unix_ns() / 1'000'000'000u, &lv);
-  ProcessIdentity me = l.identity();
-  uint32_t index = 0;
-  HoldSlot* op = claim_hold_slot(l, HoldState::kCharging, me.pid, &index);
-  if (op) init_hold_slot(*op, me, r.index, r.generation, 0, 0);
-  s.hold_seq.fetch_add(1, std::memory_order_seq_cst);
-  touch_levels(lv);
-  Nanos before = s.spent.load(std::memory_order_seq_cst);
-  for (;;) {
-    if (before + delta < 0) {
-      if (op) free_hold_slot(*op);
-      return Status::kInvalidAmount;  // spend never goes below zero
+  Nanos before = 0;
+  {
+    Levels lv;
+    LevelsOp op(l, r, &lv);
+    before = s.spent.load(std::memory_order_seq_cst);
+    for (;;) {
+      if (before + delta < 0) return Status::kInvalidAmount;  // spend never goes below zero
+      if (s.spent.compare_exchange_weak(before, before + delta, std::memory_order_seq_cst)) break;
     }
-    if (s.spent.compare_exchange_weak(before, before + delta, std::memory_order_seq_cst)) break;
+    add_spent_to_levels(l, lv, delta);
   }
-  add_spent_to_levels(l, lv, delta);
-  if (op) free_hold_slot(*op);
   Nanos after = before + delta;
   // Re-arm the thresholds the run is now back under.
   uint32_t rearm = 0;

@@ -38,4 +38,19 @@ void init_hold_slot(HoldSlot& h, const ProcessIdentity& me, uint32_t run_index, 
   h.stage.store(0, std::memory_order_relaxed);
 }
 
+LevelsOp::LevelsOp(const Ledger& l, const RunRef& r, Levels* lv) {
+  levels_of(l, *r.slot, coarse_unix_ns() / 1'000'000'000u, lv);
+  ProcessIdentity me = l.identity();
+  uint32_t index = 0;
+  // With the hold table full the operation still happens, unrecorded.
+  op_ = claim_hold_slot(l, HoldState::kCharging, me.pid, &index);
+  if (op_) init_hold_slot(*op_, me, r.index, r.generation, 0, 0);
+  r.slot->hold_seq.fetch_add(1, std::memory_order_seq_cst);
+  touch_levels(*lv);
+}
+
+LevelsOp::~LevelsOp() {
+  if (op_) free_hold_slot(*op_);
+}
+
 }  // namespace ab

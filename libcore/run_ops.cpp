@@ -101,19 +101,11 @@ Status charge(const Ledger& l, const RunRef& r, Nanos nanos, const Usage* tokens
   RunSlot& s = *r.slot;
   if (!has_levels(s)) return record_spend(l, r, nanos, tokens, out, count_call);
 
-  // Several levels: leave an operation record first, so that a SIGKILL
-  // between the run's update and a level's is found and repaired.
+  // Several levels: the run first (the truth), then its levels.
   Levels lv;
-  levels_of(l, s, coarse_unix_ns() / 1'000'000'000u, &lv);
-  ProcessIdentity me = l.identity();
-  uint32_t index = 0;
-  HoldSlot* op = claim_hold_slot(l, HoldState::kCharging, me.pid, &index);
-  if (op) init_hold_slot(*op, me, r.index, r.generation, 0, 0);
-  s.hold_seq.fetch_add(1, std::memory_order_seq_cst);
-  touch_levels(lv);
+  LevelsOp op(l, r, &lv);
   Status rs = record_spend(l, r, nanos, tokens, out, count_call);
   if (rs == Status::kOk) add_spent_to_levels(l, lv, nanos);
-  if (op) free_hold_slot(*op);
   return rs;
 }
 

@@ -45,16 +45,6 @@ std::string write_temp(const std::string& text) {
   return path;
 }
 
-int run_command(const std::string& cmd, std::string* out) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  char buf[4096];
-  size_t n;
-  out->clear();
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
-  int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 const std::string kDaemon = std::string(AB_BUILD_DIR) + "/daemon/agentbudgetd";
 
 }  // namespace

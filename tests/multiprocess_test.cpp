@@ -21,14 +21,6 @@ using namespace abtest;
 
 namespace {
 
-// Memory shared with forked children for barriers and reports.
-template <class T>
-T* shared_array(size_t n) {
-  void* p = mmap(nullptr, sizeof(T) * n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) std::abort();
-  return new (p) T[n]();
-}
-
 int processes() { return 2 * int(std::max(1u, std::thread::hardware_concurrency())); }
 
 void spin_until(std::atomic<int>* gate, int value) {

@@ -26,13 +26,6 @@ using namespace abtest;
 
 namespace {
 
-template <class T>
-T* shared_array(size_t n) {
-  void* p = mmap(nullptr, sizeof(T) * n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) std::abort();
-  return new (p) T[n]();
-}
-
 ab::DaemonConfig team_config(const char* pool_hard, const char* period = "none", uint64_t rolling_s = 0) {
   ab::DaemonConfig c = ab::builtin_default_config();
   ab::PoolConfig team;

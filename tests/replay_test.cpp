@@ -22,19 +22,9 @@ namespace {
 const std::string kCtl = std::string(AB_BUILD_DIR) + "/tools/agentbudgetctl";
 const std::string kTraces = std::string(AB_TEST_DATA_DIR) + "/traces";
 
-int run(const std::string& cmd, std::string* out) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  char buf[4096];
-  size_t n;
-  out->clear();
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
-  int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 json replay_json(const std::string& ledger, const std::string& args) {
   std::string out;
-  int rc = run(kCtl + " --ledger " + ledger + " replay --json --traces " + kTraces + " " + args, &out);
+  int rc = run_command(kCtl + " --ledger " + ledger + " replay --json --traces " + kTraces + " " + args, &out);
   EXPECT_EQ(rc, 0) << out;
   return json::parse(out.substr(out.rfind("\n{") + 1));
 }
@@ -112,17 +102,17 @@ TEST(Replay, BudgetStopsRunsAndOvershootIsReportedHonestly) {
 TEST(Replay, BadInputIsACleanError) {
   TestLedger t;
   std::string out;
-  EXPECT_EQ(run(kCtl + " --ledger " + t.name() + " replay --traces /nonexistent", &out), 2);
+  EXPECT_EQ(run_command(kCtl + " --ledger " + t.name() + " replay --traces /nonexistent", &out), 2);
   EXPECT_NE(out.find("not a directory"), std::string::npos) << out;
-  EXPECT_EQ(run(kCtl + " --ledger " + t.name() + " replay --traces " + kTraces + " --budget -1", &out), 2);
+  EXPECT_EQ(run_command(kCtl + " --ledger " + t.name() + " replay --traces " + kTraces + " --budget -1", &out), 2);
   EXPECT_NE(out.find("not a non-negative USD amount"), std::string::npos) << out;
-  EXPECT_EQ(run(kCtl + " --ledger abtest-no-such-ledger replay --traces " + kTraces, &out), 3);
+  EXPECT_EQ(run_command(kCtl + " --ledger abtest-no-such-ledger replay --traces " + kTraces, &out), 3);
   EXPECT_NE(out.find("no ledger"), std::string::npos) << out;
   fs::path dir = fs::temp_directory_path() / ("abtest-badtrace-" + std::to_string(getpid()));
   fs::create_directories(dir / "src");
   std::ofstream(dir / "src" / "calls.jsonl") << R"({"run_id":"a","seq":1,"model":"gpt-4o","raw_usage":{"prompt_tokens":10}})" "\n"
                                               << R"({"run_id":"a","seq":2,"model":"gpt-4o","raw_usage":{"prompt_tokens":-5}})" "\n";
-  EXPECT_EQ(run(kCtl + " --ledger " + t.name() + " replay --traces " + dir.string(), &out), 2);
+  EXPECT_EQ(run_command(kCtl + " --ledger " + t.name() + " replay --traces " + dir.string(), &out), 2);
   EXPECT_NE(out.find("calls.jsonl:2: field prompt_tokens is negative"), std::string::npos) << out;
   fs::remove_all(dir);
 }

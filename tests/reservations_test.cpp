@@ -23,13 +23,6 @@ using namespace abtest;
 
 namespace {
 
-template <class T>
-T* shared_array(size_t n) {
-  void* p = mmap(nullptr, sizeof(T) * n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) std::abort();
-  return new (p) T[n]();
-}
-
 void arrive_and_wait(std::atomic<int>* gate, int n) {
   gate->fetch_add(1);
   while (gate->load() < n) {

@@ -68,6 +68,16 @@ int wait_all(const std::vector<pid_t>& pids) {
   return ok;
 }
 
+int run_command(const std::string& cmd, std::string* out) {
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  char buf[4096];
+  size_t n;
+  out->clear();
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
+  int status = pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 int64_t usd(const char* text) {
   auto v = ab::parse_usd(text);
   if (!v) std::abort();

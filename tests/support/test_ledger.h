@@ -1,7 +1,11 @@
 // Test fixtures: a private ledger owned by an in-process daemon, and helpers
 // to run code in forked child processes.
 #pragma once
+#include <sys/mman.h>
 #include <sys/types.h>
+
+#include <cstdlib>
+#include <new>
 
 #include <functional>
 #include <memory>
@@ -40,5 +44,17 @@ int wait_all(const std::vector<pid_t>& pids);
 
 // Nanos from a USD decimal string; aborts the test process on bad text.
 int64_t usd(const char* text);
+
+// n value-initialised T in memory shared with forked children (barriers,
+// reports). Never freed: test processes are short.
+template <class T>
+T* shared_array(size_t n) {
+  void* p = mmap(nullptr, sizeof(T) * n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) std::abort();
+  return new (p) T[n]();
+}
+
+// Runs a shell command; returns its exit code and its stdout+stderr.
+int run_command(const std::string& cmd, std::string* out);
 
 }  // namespace abtest
