@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "clock.h"
+#include "adjust.h"
 #include "holds.h"
 #include "ledger.h"
 #include "run_ops.h"
@@ -514,4 +515,44 @@ TEST(Reservations, S3_NoLimitAndAuditedCorrections) {
   EXPECT_NE(all.find("\"delta_nanos\":-76160000000"), std::string::npos) << all;
   EXPECT_NE(all.find("mistaken charge"), std::string::npos) << all;
   std::remove(log.c_str());
+}
+
+// S9: one alert per crossing, not one per request; after an operator resets
+// the run (an audited adjustment back to zero) and it crosses again, exactly
+// one more of each.
+TEST(Reservations, S9_OneAlertPerCrossingAndAgainAfterReset) {
+  ab::DaemonConfig cfg = ab::builtin_default_config();
+  cfg.policies[0].soft_permille = {800};
+  TestLedger t(cfg);
+  struct Count : ab::EventSink {
+    int soft = 0, hard = 0;
+    ab::Nanos soft_at = 0;
+    void deliver(const ab::Event& e) override {
+      if (e.kind == ab::EventKind::kSoftThreshold) ++soft, soft_at = e.threshold_nanos;
+      hard += e.kind == ab::EventKind::kHardLimit;
+    }
+  } count;
+  t.daemon().add_sink(&count);
+  auto o = budget("20.00");
+  Opened run(t.name(), "s9", &o);
+  int crossed_soft_at = -1;
+  for (int i = 1; i <= 100; ++i) {
+    uint32_t flags = 0;
+    ASSERT_EQ(ab_charge(run.r, usd("0.20"), &flags), AB_OK);
+    if (flags & AB_CHARGE_CROSSED_SOFT) crossed_soft_at = i;
+    if (i % 10 == 0) t.daemon().tick(false);
+  }
+  t.daemon().tick(true);
+  EXPECT_EQ(crossed_soft_at, 80);  // the charge that brings spend from $15.80 to $16.00
+  EXPECT_EQ(count.soft, 1);
+  EXPECT_EQ(count.soft_at, usd("16.00"));
+  EXPECT_EQ(count.hard, 1);
+  ab::RunRef ref;
+  ASSERT_EQ(t.daemon().ledger().find("s9", &ref), ab::Status::kOk);
+  ASSERT_EQ(ab::adjust_spent(t.daemon().ledger(), ref, -usd("20.00"), nullptr), ab::Status::kOk);
+  for (int i = 1; i <= 100; ++i) ASSERT_EQ(ab_charge(run.r, usd("0.20"), nullptr), AB_OK);
+  t.daemon().tick(true);
+  t.daemon().tick(true);
+  EXPECT_EQ(count.soft, 2);
+  EXPECT_EQ(count.hard, 2);
 }
