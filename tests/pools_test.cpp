@@ -124,6 +124,8 @@ TEST(Pools, S6_RunAndPoolLimitsBothBind) {
   t.daemon().tick(true);
   EXPECT_EQ(count.soft, 1);
   EXPECT_EQ(count.hard, 1);
+  ab_run_detach(r);
+  ab_run_detach(s);
   ab_ledger_close(l);
 }
 
@@ -202,6 +204,7 @@ TEST(Pools, PeriodRollsOverAtItsBoundary) {
   t.daemon().add_sink(&rolled);
   t.daemon().tick(true);
   EXPECT_GE(rolled.rolled, 1);
+  ab_run_detach(r);
   ab_ledger_close(l);
 }
 
@@ -237,7 +240,7 @@ TEST(Pools, ChildRunsRollUpIntoTheirParent) {
   ab_run* ggc = begin(l, "great-grandchild", nullptr, nullptr, "grandchild");
   o.parent = "great-grandchild";
   EXPECT_EQ(ab_run_begin(l, "too-deep", &o, &x), AB_ERR_INVALID_ARGUMENT);
-  ab_run_detach(ggc);
+  for (ab_run* r : {ggc, grandchild, child, parent}) ab_run_detach(r);
   ab_ledger_close(l);
 }
 
@@ -269,6 +272,8 @@ TEST(Pools, ChargeKilledBetweenRunAndPoolIsRepaired) {
   // And the ledger goes on normally.
   ASSERT_EQ(ab_charge(b, usd("0.25"), nullptr), AB_OK);
   EXPECT_EQ(pool(l, "team").spent_nanos, usd("1.50"));
+  ab_run_detach(a);
+  ab_run_detach(b);
   ab_ledger_close(l);
 }
 
