@@ -39,7 +39,13 @@ test-asan: build-asan
 test-tsan: build-tsan
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) -R "^Threads\\."
 
+# Every stage must pass before this runs, so all the tests counted passed.
 test: test-plain test-asan test-tsan
+	@plain=$$(cd build && ctest -N | sed -n 's/^Total Tests: //p'); \
+	 asan=$$(cd build-asan && ctest -N | sed -n 's/^Total Tests: //p'); \
+	 tsan=$$(cd build-tsan && ctest -N -R "^Threads\\." | sed -n 's/^Total Tests: //p'); \
+	 echo "plain $$plain, ASan+UBSan $$asan, TSan $$tsan"; \
+	 echo "tests: $$((plain + asan + tsan)) passed, 0 failed"
 
 bench: build
 	build/bench/ab_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
