@@ -292,10 +292,13 @@ AB_API int ab_reserve(ab_run* run, int64_t estimate_nanos, uint64_t fingerprint,
 /**
  * Settles HOLD with what the call actually cost. ACTUAL may exceed the
  * estimate: the excess is recorded (it is money spent) and added to the
- * run's overshoot. If the hold was reclaimed meanwhile, ACTUAL is still
- * recorded and AB_CHARGE_HOLD_EXPIRED is set. Flags as ab_charge.
+ * run's overshoot. If the daemon released the hold because its lease ran
+ * out, ACTUAL is still recorded and AB_CHARGE_HOLD_EXPIRED is set. A hold
+ * settles once: committing or releasing it again, or a hold that is not
+ * this run's, records nothing. Flags as ab_charge.
  * @return AB_OK; AB_ERR_INVALID_ARGUMENT; AB_ERR_INVALID_AMOUNT;
- *   AB_ERR_RUN_CLOSED; AB_ERR_STALE_HANDLE.
+ *   AB_ERR_RUN_CLOSED; AB_ERR_STALE_HANDLE (already settled, or not a hold
+ *   of this run).
  */
 AB_API int ab_commit(ab_run* run, ab_hold hold, int64_t actual_nanos, uint32_t* flags_out);
 

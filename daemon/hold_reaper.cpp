@@ -1,5 +1,6 @@
 #include "hold_reaper.h"
 
+#include <algorithm>
 #include <set>
 #include <vector>
 #include <utility>
@@ -181,13 +182,21 @@ ReapStats HoldReaper::pass(uint64_t now) {
     uint64_t ticks = h.owner_start_ticks.load(std::memory_order_relaxed);
     if (s == HoldState::kActive) {
       if (liveness(word_pid(w), ticks) == Liveness::kDead) {
-        st.released_dead += reclaim_hold(ledger_, i, self_);
+        st.released_dead += reclaim_hold(ledger_, i, self_, false);
         continue;
       }
       const RunSlot& run = ledger_.slots()[h.run_index];
       uint64_t lease = limits_of(ledger_, run).hold_lease_s;
       if (lease && now > h.created_unix_ns && now - h.created_unix_ns >= lease * 1'000'000'000ull)
-        st.released_lease += reclaim_hold(ledger_, i, self_);
+        st.released_lease += reclaim_hold(ledger_, i, self_, true);
+    } else if (s == HoldState::kExpired) {
+      // Nobody committed it for another lease: its owner has moved on.
+      const RunSlot& run = ledger_.slots()[h.run_index];
+      uint64_t lease = std::max<uint64_t>(1, limits_of(ledger_, run).hold_lease_s);
+      if (now > h.created_unix_ns && now - h.created_unix_ns >= 2 * lease * 1'000'000'000ull &&
+          h.word.compare_exchange_strong(w, pack_hold(HoldState::kFree, word_generation(w) + 1, 0),
+                                         std::memory_order_seq_cst)) {
+      }
     } else if (transitional(s) && liveness(word_pid(w), ticks) == Liveness::kDead) {
       to_repair.emplace(h.run_index, h.run_generation);
     }

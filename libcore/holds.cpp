@@ -62,6 +62,17 @@ HoldSlot* take_hold(const Ledger& l, const RunRef& r, HoldRef ref, HoldState to,
   return &h;
 }
 
+// Frees a hold the daemon expired (lease over) if it is this handle's.
+bool take_expired(const Ledger& l, const RunRef& r, HoldRef ref) {
+  if (ref.index >= l.hold_capacity()) return false;
+  HoldSlot& h = l.holds()[ref.index];
+  uint64_t w = h.word.load(std::memory_order_acquire);
+  if (hold_state(w) != HoldState::kExpired || word_generation(w) != ref.generation) return false;
+  if (h.run_index != r.index || h.run_generation != r.generation) return false;
+  return h.word.compare_exchange_strong(w, pack_hold(HoldState::kFree, ref.generation + 1, 0),
+                                        std::memory_order_seq_cst);
+}
+
 }  // namespace
 
 Status reserve(const Ledger& l, const RunRef& r, Nanos estimate, uint64_t fingerprint, HoldRef* out, Decision* d) {
@@ -136,7 +147,9 @@ Status commit(const Ledger& l, const RunRef& r, HoldRef ref, Nanos actual, const
   HoldSlot* h = take_hold(l, r, ref, HoldState::kCommitting, me.pid);
   RunSlot& run = *r.slot;
   if (!h) {
-    // Reclaimed (or never ours): the money was spent all the same.
+    // Released by the daemon when its lease ran out: the money was spent all
+    // the same. Anything else (settled already, forged) changes nothing.
+    if (!take_expired(l, r, ref)) return Status::kStaleHandle;
     Status s = charge(l, r, actual, tokens, out, /*count_call=*/false);
     if (s == Status::kOk && out) out->flags |= kChargeHoldExpired;
     return s;
@@ -180,7 +193,7 @@ Status commit_usage(const Ledger& l, const RunRef& r, HoldRef ref, std::string_v
 Status release(const Ledger& l, const RunRef& r, HoldRef ref) {
   ProcessIdentity me = l.identity();
   HoldSlot* h = take_hold(l, r, ref, HoldState::kReleasing, me.pid);
-  if (!h) return Status::kStaleHandle;
+  if (!h) return take_expired(l, r, ref) ? Status::kOk : Status::kStaleHandle;
   RunSlot& run = *r.slot;
   Levels lv;
   if (has_levels(run)) levels_of(l, run, coarse_unix_ns() / 1'000'000'000u, &lv);
@@ -194,7 +207,7 @@ Status release(const Ledger& l, const RunRef& r, HoldRef ref) {
   return Status::kOk;
 }
 
-bool reclaim_hold(const Ledger& l, uint32_t index, const ProcessIdentity& daemon) {
+bool reclaim_hold(const Ledger& l, uint32_t index, const ProcessIdentity& daemon, bool owner_alive) {
   HoldSlot& h = l.holds()[index];
   uint64_t w = h.word.load(std::memory_order_acquire);
   if (hold_state(w) != HoldState::kActive) return false;
@@ -214,7 +227,8 @@ bool reclaim_hold(const Ledger& l, uint32_t index, const ProcessIdentity& daemon
       run.in_flight.fetch_sub(1, std::memory_order_acq_rel);
     }
   }
-  free_hold_slot(h);
+  if (owner_alive) h.word.store(pack_hold(HoldState::kExpired, word_generation(w), daemon.pid), std::memory_order_seq_cst);
+  else free_hold_slot(h);
   return true;
 }
 

@@ -43,8 +43,10 @@ Status estimate_call(const Ledger& l, std::string_view model, uint64_t prompt_to
 Status estimate_for_run(const Ledger& l, const RunRef& r, std::string_view model, uint64_t prompt_tokens,
                         uint64_t max_output_tokens, Nanos* out);
 
-// Daemon side: releases a hold whose owner is gone (the call may have been
-// made, so the run keeps the call counted). Owner becomes `daemon`.
-bool reclaim_hold(const Ledger& l, uint32_t index, const ProcessIdentity& daemon);
+// Daemon side: releases a hold whose owner is gone or whose lease ran out
+// (the call may have been made, so the run keeps the call counted). A hold
+// whose owner lives is left kExpired for its late commit; a dead owner's is
+// freed.
+bool reclaim_hold(const Ledger& l, uint32_t index, const ProcessIdentity& daemon, bool owner_alive);
 
 }  // namespace ab

@@ -247,7 +247,8 @@ static_assert(sizeof(PoolSlot) == 2 * kCacheLine);
 //   kHoldReserving  --reserver, denied-->    kHoldFree (generation+1)
 //   kHoldActive     --owner commit-->        kHoldCommitting --owner--> kHoldFree
 //   kHoldActive     --owner release-->       kHoldReleasing  --owner--> kHoldFree
-//   kHoldActive     --daemon, owner dead or lease over--> kHoldReleasing (pid = daemon)
+//   kHoldActive     --daemon, owner dead--> kHoldReleasing (pid = daemon) --> kHoldFree
+//   kHoldActive     --daemon, lease over--> kHoldReleasing --> kHoldExpired --owner commit/release--> kHoldFree
 //   any transitional state whose owner died --daemon repair--> kHoldFree
 // The fields below `word` are written by the owner while it holds the slot
 // in kHoldReserving and are read-only afterwards. `stage` records how far a
@@ -258,7 +259,12 @@ static_assert(sizeof(PoolSlot) == 2 * kCacheLine);
 // ancestors: the slot is then only the operation's record, so the daemon can
 // tell a charge interrupted between levels from one still running.
 enum class HoldState : uint8_t {
-  kFree = 0, kReserving = 1, kActive = 2, kCommitting = 3, kReleasing = 4, kCharging = 5
+  kFree = 0, kReserving = 1, kActive = 2, kCommitting = 3, kReleasing = 4, kCharging = 5,
+  // Released by the daemon because its lease ran out, while its owner lives:
+  // kept (same generation) so the owner's late commit is still recorded,
+  // once; freed by the owner's commit or release, or by the daemon after
+  // another lease.
+  kExpired = 6
 };
 
 enum StageBit : uint32_t {

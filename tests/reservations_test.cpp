@@ -271,6 +271,17 @@ TEST(Reservations, LeaseReclaimsAndLateCommitIsStillRecorded) {
   EXPECT_TRUE(flags & AB_CHARGE_HOLD_EXPIRED);
   EXPECT_EQ(run.status().spent_nanos, usd("0.20"));
   EXPECT_EQ(run.status().calls, 1u);
+  // Settled once: a second commit of the same hold records nothing.
+  EXPECT_EQ(ab_commit(run.r, h, usd("0.20"), &flags), AB_ERR_STALE_HANDLE);
+  EXPECT_EQ(run.status().spent_nanos, usd("0.20"));
+  // A normal hold committed twice, and a forged one, record nothing either.
+  ab_hold h2;
+  ASSERT_EQ(ab_reserve(run.r, usd("0.10"), 0, &h2, nullptr), AB_OK);
+  ASSERT_EQ(ab_commit(run.r, h2, usd("0.05"), nullptr), AB_OK);
+  EXPECT_EQ(ab_commit(run.r, h2, usd("0.05"), nullptr), AB_ERR_STALE_HANDLE);
+  ab_hold forged{h2.index ^ 1, h2.generation};
+  EXPECT_EQ(ab_commit(run.r, forged, usd("0.05"), nullptr), AB_ERR_STALE_HANDLE);
+  EXPECT_EQ(run.status().spent_nanos, usd("0.25"));
 }
 
 TEST(Reservations, OtherLimits_TokensAndDuration) {
