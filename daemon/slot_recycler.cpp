@@ -4,7 +4,7 @@
 
 namespace ab {
 
-bool SlotRecycler::recyclable(uint32_t index, uint64_t now) const {
+bool SlotRecycler::recyclable(uint32_t index, uint64_t now, const std::vector<bool>& held) const {
   const RunSlot& s = ledger_.slots()[index];
   uint64_t w = s.word.load(std::memory_order_acquire);
   if (word_state(w) != SlotState::kClosed) return false;
@@ -12,13 +12,7 @@ bool SlotRecycler::recyclable(uint32_t index, uint64_t now) const {
   if (closed == 0 || now < closed || now - closed < grace_ns_) return false;
   if (s.pending_events.load(std::memory_order_acquire) & ~s.delivered_events.load(std::memory_order_acquire))
     return false;  // the daemon has not told anyone yet
-  uint32_t gen = word_generation(w);
-  for (uint32_t i = 0; i < ledger_.hold_capacity(); ++i) {
-    const HoldSlot& h = ledger_.holds()[i];
-    if (hold_state(h.word.load(std::memory_order_acquire)) != HoldState::kFree && h.run_index == index &&
-        h.run_generation == gen)
-      return false;
-  }
+  if (held[index]) return false;  // a hold (or an operation) still refers to it
   // No active relative: an active descendant still rolls spend up into it,
   // an active ancestor still counts it in child_spent.
   uint32_t na = s.ancestor_count <= uint32_t(kMaxAncestors) ? s.ancestor_count : 0;
@@ -35,9 +29,16 @@ RecycleStats SlotRecycler::pass(uint64_t now) {
   RecycleStats st;
   RunSlot* slots = ledger_.slots();
   const uint32_t cap = ledger_.capacity(), mask = cap - 1;
+  // Runs any hold slot refers to, in one pass over the hold table.
+  std::vector<bool> held(cap, false);
+  for (uint32_t i = 0; i < ledger_.hold_capacity(); ++i) {
+    const HoldSlot& h = ledger_.holds()[i];
+    if (hold_state(h.word.load(std::memory_order_acquire)) != HoldState::kFree && h.run_index < cap)
+      held[h.run_index] = true;
+  }
   std::vector<uint32_t> retire;
   for (uint32_t i = 0; i < cap; ++i)
-    if (recyclable(i, now)) retire.push_back(i);
+    if (recyclable(i, now, held)) retire.push_back(i);
   // Descendants that are still active keep their ancestors.
   if (!retire.empty()) {
     std::vector<bool> keep(cap, false);

@@ -12,6 +12,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "ledger.h"
 
@@ -28,7 +29,7 @@ class SlotRecycler {
   RecycleStats pass(uint64_t now_unix_ns);
 
  private:
-  bool recyclable(uint32_t index, uint64_t now) const;
+  bool recyclable(uint32_t index, uint64_t now, const std::vector<bool>& held) const;
 
   Ledger& ledger_;
   uint64_t grace_ns_;
