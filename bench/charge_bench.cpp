@@ -47,6 +47,7 @@ struct BenchLedger {
     ab_ledger_close(ledger);
     daemon.reset();
     ab::remove_ledger(name);
+    std::remove(("/dev/shm/" + ab::data_segment_name(name) + ".lock").c_str());
   }
 };
 
@@ -159,6 +160,7 @@ void BM_DaemonPass(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(d.tick(true));
   ab_ledger_close(l);
   ab::remove_ledger(cfg.ledger);
+  std::remove(("/dev/shm/" + ab::data_segment_name(cfg.ledger) + ".lock").c_str());
 }
 BENCHMARK(BM_DaemonPass)->Unit(benchmark::kMillisecond);
 

@@ -51,6 +51,7 @@ AB_PIN(AB_ERR_INVALID_LABELS, kInvalidLabels);
 AB_PIN(AB_ERR_SYSTEM, kSystem);
 AB_PIN(AB_ERR_NOT_FOUND, kNotFound);
 static_assert(AB_REASON_UNPRICED == int(ab::Reason::kUnpriced));
+static_assert(AB_REASON_PARENT == int(ab::Reason::kParent));
 static_assert(AB_REASON_LOOP == int(ab::Reason::kLoop));
 static_assert(AB_RUN_ACTIVE == int(ab::SlotState::kActive));
 static_assert(AB_RUN_CLOSED == int(ab::SlotState::kClosed));
@@ -164,7 +165,7 @@ int ab_run_begin(ab_ledger* ledger, const char* run_id, const ab_begin_options* 
     if (opts->labels) o.labels = opts->labels;
     if (opts->parent) {
       size_t plen = strnlen(opts->parent, ab::kRunIdMax + 1);
-      if (plen > ab::kRunIdMax) return AB_ERR_INVALID_ARGUMENT;
+      if (plen == 0 || plen > ab::kRunIdMax) return AB_ERR_INVALID_ARGUMENT;
       o.parent = std::string_view(opts->parent, plen);
     }
   }

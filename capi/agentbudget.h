@@ -30,7 +30,9 @@
  *    exactly. Calling ab_ledger_close in both is fine.
  *  - Daemon down: open runs keep charging and admitting against the limits
  *    in the ledger, and new runs can begin under the existing policies;
- *    events wait in the ledger until the daemon returns. With no ledger at
+ *    events wait in the ledger until the daemon returns. Holds of processes
+ *    that die meanwhile stay reserved until it returns (it releases them on
+ *    its first pass). With no ledger at
  *    all (the daemon never started) ab_ledger_open fails with
  *    AB_ERR_NO_LEDGER, and the caller chooses to fail open or closed.
  *  - Crashes: a process may be killed at any instruction; no accepted
@@ -107,6 +109,7 @@ AB_API const char* ab_last_error_detail(void);
 #define AB_REASON_LOOP 7         /* repeated identical calls */
 #define AB_REASON_CLOSED 8       /* the run has ended */
 #define AB_REASON_UNPRICED 9     /* an unpriced call under a deny policy */
+#define AB_REASON_PARENT 10      /* an ancestor run's hard limit (sub-agents) */
 
 /** Short name of a denial reason ("run_hard_limit"). Never NULL. */
 AB_API const char* ab_reason_name(int reason);
@@ -147,8 +150,11 @@ typedef struct ab_begin_options {
   uint64_t max_tokens;     /* tokens of every kind */
   const char* parent;      /* NULL, or the id of an active run this one is a
                               sub-agent of: its charges roll up into the
-                              parent (up to 3 levels), whose limits and pools
-                              bind it too */
+                              parent, whose limits and pools bind it too. A
+                              run has at most 3 ancestors. Set by the
+                              creator; ignored on attach. Ending a parent
+                              does not end its children: its limit still
+                              binds them. */
 } ab_begin_options;
 
 #define AB_BEGIN_OPTIONS_INIT {sizeof(ab_begin_options), 0, -1, -1, 0, 0, 0, 0, 0, 0, 0}
@@ -331,8 +337,9 @@ AB_API int ab_estimate(ab_ledger* ledger, const char* model, uint64_t prompt_tok
 
 /**
  * ab_estimate for RUN: a model missing from the price table is estimated at
- * the run's policy's fallback rates (MAX_OUTPUT_TOKENS must then be given),
- * or refused with AB_ERR_UNKNOWN_MODEL under a deny policy.
+ * the run's policy's fallback rates (with 65,536 output tokens if
+ * MAX_OUTPUT_TOKENS is 0), or refused with AB_ERR_UNKNOWN_MODEL under a
+ * deny policy.
  * @return as ab_estimate, plus AB_ERR_STALE_HANDLE.
  */
 AB_API int ab_estimate_for_run(ab_run* run, const char* model, uint64_t prompt_tokens, uint64_t max_output_tokens,

@@ -130,6 +130,8 @@ void read_policy(const toml::table& t, Reporter& r, PolicyConfig* p, const std::
       for (auto& e : *arr) {
         auto n = e.value<std::string>();
         if (!n) r.at(&e, key, "each entry must be a pool name");
+        else if (std::find(p->pools.begin(), p->pools.end(), *n) != p->pools.end())
+          r.at(&e, key, "pool \"" + *n + "\" is listed twice");
         else p->pools.push_back(*n);
       }
     } else if (k == "match") {
@@ -172,7 +174,7 @@ void read_pool(const toml::table& t, Reporter& r, PoolConfig* p, const std::stri
       else p->period = *s;
     } else if (k == "rolling_s") {
       auto i = v.value<int64_t>();
-      if (!i || *i < 1 || *i > int64_t(1) << 40) r.at(&v, key, "must be a number of seconds >= 1");
+      if (!i || *i < 1 || *i > int64_t(1) << 40) r.at(&v, key, "must be a number of seconds from 1 to 2^40");
       else p->rolling_s = uint64_t(*i);
     } else if (k == "timezone") {
       auto s = v.value<std::string>();
@@ -183,7 +185,12 @@ void read_pool(const toml::table& t, Reporter& r, PoolConfig* p, const std::stri
     }
   }
   if (p->name.empty()) r.at(&t, where, "a pool needs a name");
-  if (p->period == "rolling" && p->rolling_s == 0) r.at(&t, where + ".rolling_s", "a rolling period needs rolling_s");
+  if (p->period == "rolling" && p->rolling_s == 0 && !t.contains("rolling_s"))
+    r.at(&t, where + ".rolling_s", "a rolling period needs rolling_s");
+  if (p->period != "rolling" && t.contains("rolling_s"))
+    r.at(t.get("rolling_s"), where + ".rolling_s", "only for period = \"rolling\"");
+  if (p->period != "day" && p->period != "week" && p->period != "month" && t.contains("timezone"))
+    r.at(t.get("timezone"), where + ".timezone", "only for period = \"day\", \"week\" or \"month\"");
 }
 
 }  // namespace

@@ -32,7 +32,7 @@ size_t EventScanner::scan(const std::vector<EventSink*>& sinks, bool force) {
     base.run_id.assign(s.id, strnlen(s.id, kRunIdMax));
     const Policy* p = ledger_.policy_of(s);
     base.policy = p ? std::string(p->name, strnlen(p->name, sizeof p->name)) : "?";
-    base.spent = rs.spent;
+    base.spent = rs.spent + rs.child_spent;  // a parent's load includes its sub-agents
     base.hard = rs.hard;
     base.calls = rs.calls;
     base.unix_ns = unix_ns();

@@ -250,6 +250,7 @@ Status estimate_for_run(const Ledger& l, const RunRef& r, std::string_view model
     const Policy* p = l.policy_of(*r.slot);
     if (!p || p->unknown_model == UnknownModel::kDeny) return s;
     m = ModelPrice{};
+    m.max_output_tokens = kUnknownModelMaxOutput;
     m.tier_count = 1;
     m.tiers[0] = PriceTier{0, p->fallback_input, p->fallback_output, kPriceUnset, kPriceUnset, kPriceUnset, kPriceUnset};
   } else if (s != Status::kOk) {

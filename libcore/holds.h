@@ -37,9 +37,13 @@ Status release(const Ledger& l, const RunRef& r, HoldRef h);
 // table), tier-aware, at the higher of the output and reasoning rates.
 Status estimate_call(const Ledger& l, std::string_view model, uint64_t prompt_tokens, uint64_t max_output_tokens,
                      Nanos* out);
+// Output bound assumed for a model missing from the price table when the
+// caller gives none: as much as the largest models write in one answer.
+inline constexpr uint64_t kUnknownModelMaxOutput = 65536;
+
 // The same for a run: an unknown model is estimated at the run's policy's
-// fallback rates (max_output_tokens must then be given), or refused with
-// kUnknownModel under a deny policy.
+// fallback rates (with kUnknownModelMaxOutput if no bound is given), or
+// refused with kUnknownModel under a deny policy.
 Status estimate_for_run(const Ledger& l, const RunRef& r, std::string_view model, uint64_t prompt_tokens,
                         uint64_t max_output_tokens, Nanos* out);
 

@@ -258,8 +258,13 @@ Status Ledger::probe(std::string_view run_id, uint64_t hash, const BeginOptions*
       if (busy) return Status::kBusy;
       continue;  // re-examine the same slot
     }
-    if ((st == SlotState::kActive || st == SlotState::kClosed) && id_equals(s, hash, run_id))
+    if ((st == SlotState::kActive || st == SlotState::kClosed) && id_equals(s, hash, run_id)) {
+      if (!create) {  // find(): an ended run is still found
+        *out = RunRef{&s, idx, word_generation(w), false};
+        return Status::kOk;
+      }
       return attach(s, idx, w, create, out);
+    }
     if (st != SlotState::kActive && st != SlotState::kClosed && st != SlotState::kTombstone) return Status::kCorrupt;
     idx = (idx + 1) & mask;
     ++probes;

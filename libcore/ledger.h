@@ -53,7 +53,7 @@ class Ledger {
   static Status validate(const Segment& data, const Segment& config, std::string* message);
 
   Status begin(std::string_view run_id, const BeginOptions& opts, RunRef* out);
-  // Finds an existing run without creating it.
+  // Finds an existing run, active or ended, without creating it.
   Status find(std::string_view run_id, RunRef* out) const;
 
   DataHeader* header() const { return header_; }

@@ -119,7 +119,7 @@ bool add_held_to_levels(const Ledger& l, const Levels& lv, Nanos estimate, Reaso
     RunSlot& a = *lv.ancestors[done_a];
     if (!add_held_checked(a.held, [&] { return ancestor_spent(a); }, estimate, effective_hard(l, a))) {
       ok = false;
-      *why = Reason::kRunHard;  // an ancestor's run limit
+      *why = Reason::kParent;
       break;
     }
   }

@@ -185,7 +185,7 @@ Reason levels_deny(const Ledger& l, const RunSlot& s, Nanos estimate, int* pool)
   };
   for (uint32_t i = 0; i < lv.ancestor_count; ++i) {
     const RunSlot& a = *lv.ancestors[i];
-    if (over(run_load(a) + a.held.load(std::memory_order_acquire), effective_hard(l, a))) return Reason::kRunHard;
+    if (over(run_load(a) + a.held.load(std::memory_order_acquire), effective_hard(l, a))) return Reason::kParent;
   }
   for (uint32_t j = 0; j < lv.pool_count; ++j) {
     const PoolSlot& p = *lv.pools[j];

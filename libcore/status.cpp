@@ -66,6 +66,7 @@ const char* reason_name(Reason r) {
     case Reason::kLoop: return "loop_detected";
     case Reason::kClosed: return "run_closed";
     case Reason::kUnpriced: return "unpriced_model";
+    case Reason::kParent: return "parent_hard_limit";
   }
   return "unknown";
 }

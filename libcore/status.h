@@ -39,6 +39,7 @@ enum class Reason : int {
   kLoop = 7,
   kClosed = 8,
   kUnpriced = 9,
+  kParent = 10,  // an ancestor run's hard limit
 };
 
 const char* status_name(Status s);

@@ -8,7 +8,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 D="$BUILD/daemon/agentbudgetd"
 CTL="$BUILD/tools/agentbudgetctl"
 # A ledger of its own, so the demo never touches a production ledger.
-export AGENTBUDGET_LEDGER="agentbudget-demo-$$"
+export AGENTBUDGET_LEDGER="agentbudget-demo"
 LOG="$(mktemp /tmp/agentbudgetd-demo.XXXXXX.log)"
 
 "$D" > "$LOG" 2>&1 &

@@ -131,7 +131,7 @@ TEST(ErrorNames, EveryCodeHasANameAndMessage) {
     EXPECT_STRNE(ab_strerror(c), "unknown status code") << c;
   }
   EXPECT_STREQ(ab_status_name(-999), "AB_ERR_UNKNOWN");
-  for (int reason = 0; reason <= 9; ++reason) EXPECT_STRNE(ab_reason_name(reason), "unknown");
+  for (int reason = 0; reason <= 10; ++reason) EXPECT_STRNE(ab_reason_name(reason), "unknown");
   EXPECT_STREQ(ab_version_string(), "0.2.0");
   EXPECT_EQ(ab_version_number(), uint32_t(AB_VERSION_NUMBER));
 }

@@ -151,6 +151,9 @@ TEST(Config, EveryErrorNamesFileLineAndKey) {
       {"[[pool]]\nname = \"p\"\nperiod = \"rolling\"\n", "pool[0].rolling_s: a rolling period needs"},
       {"[[policy]]\nname = \"p\"\nmatch = { agent = \"has space\" }\n", "t.toml:3: policy[0].match.agent:"},
       {"[[policy]]\nname = \"p\"\nloop_limit = 1\n", "t.toml:3: policy[0].loop_limit:"},
+      {"[[pool]]\nname = \"a\"\n[[policy]]\nname = \"p\"\npools = [\"a\", \"a\"]\n", "policy[0].pools: pool \"a\" is listed twice"},
+      {"[[pool]]\nname = \"a\"\ntimezone = \"UTC\"\n", "t.toml:3: pool[0].timezone: only for period"},
+      {"[[pool]]\nname = \"a\"\nrolling_s = 60\n", "t.toml:3: pool[0].rolling_s: only for period"},
   };
   for (auto& c : cases) {
     ab::DaemonConfig cfg;
@@ -232,7 +235,7 @@ TEST(Daemon, RestartAdoptsAndDeliversMissedEventsOnce) {
   ab_run_detach(r);
   ab_run_detach(fresh);
   ab_ledger_close(l);
-  ab::remove_ledger(name);
+  remove_test_ledger(name);
 }
 
 TEST(Daemon, RefusesToAdoptAnIncompatibleSegment) {
@@ -249,7 +252,7 @@ TEST(Daemon, RefusesToAdoptAnIncompatibleSegment) {
   EXPECT_NE(msg.find("refusing to adopt"), std::string::npos) << msg;
   // Refused, not purged: the segment is still there for the operator.
   EXPECT_EQ(access(("/dev/shm/" + name + ".v1").c_str(), F_OK), 0);
-  ab::remove_ledger(name);
+  remove_test_ledger(name);
 }
 
 TEST(Daemon, RecreatesASegmentLeftHalfInitialised) {
@@ -264,7 +267,7 @@ TEST(Daemon, RecreatesASegmentLeftHalfInitialised) {
   std::string msg;
   ASSERT_TRUE(d.start(&msg)) << msg;
   EXPECT_EQ(d.outcome(), ab::OwnOutcome::kCreated);
-  ab::remove_ledger(name);
+  remove_test_ledger(name);
 }
 
 TEST(Daemon, SecondDaemonOnALiveLedgerIsRefused) {
@@ -302,7 +305,7 @@ TEST(Daemon, SimultaneousStartsYieldOneOwner) {
     EXPECT_EQ(running, 1) << "trial " << trial;
     for (pid_t p : pids) kill(p, SIGTERM);
     for (pid_t p : pids) waitpid(p, nullptr, 0);
-    ab::remove_ledger(name);
+    remove_test_ledger(name);
   }
 }
 
@@ -319,7 +322,7 @@ TEST(Daemon, RefusesToAdoptSegmentsWithOtherModes) {
   std::string msg;
   EXPECT_FALSE(d.start(&msg));
   EXPECT_NE(msg.find("with mode 438"), std::string::npos) << msg;
-  ab::remove_ledger(name);
+  remove_test_ledger(name);
 }
 
 TEST(Daemon, BinaryStartsOnDefaultsAndStopsOnSigterm) {
@@ -349,7 +352,7 @@ TEST(Daemon, BinaryStartsOnDefaultsAndStopsOnSigterm) {
   EXPECT_EQ(st.spent_nanos, 50);
   ab_run_detach(r);
   ab_ledger_close(l);
-  ab::remove_ledger(name);
+  remove_test_ledger(name);
 }
 
 TEST(Daemon, BadConfigFileExitsWithTheErrors) {

@@ -225,7 +225,7 @@ TEST(Pools, ChildRunsRollUpIntoTheirParent) {
   int32_t reason = 0;
   ab_hold h;
   EXPECT_EQ(ab_reserve(grandchild, usd("0.50"), 0, &h, &reason), AB_DENIED);  // 0.60 + 0.50 > 1.00
-  EXPECT_EQ(reason, AB_REASON_RUN_HARD);
+  EXPECT_EQ(reason, AB_REASON_PARENT);
   ASSERT_EQ(ab_reserve(grandchild, usd("0.40"), 0, &h, &reason), AB_OK);
   EXPECT_EQ(ab_admit(parent, usd("0.01"), &reason), AB_DENIED);  // the child's hold counts at the parent
   ASSERT_EQ(ab_release(grandchild, h), AB_OK);
@@ -237,6 +237,8 @@ TEST(Pools, ChildRunsRollUpIntoTheirParent) {
   EXPECT_EQ(ab_run_begin(l, "orphan", &o, &x), AB_ERR_NOT_FOUND);
   o.parent = "self";
   EXPECT_EQ(ab_run_begin(l, "self", &o, &x), AB_ERR_INVALID_ARGUMENT);
+  o.parent = "";
+  EXPECT_EQ(ab_run_begin(l, "empty-parent", &o, &x), AB_ERR_INVALID_ARGUMENT);
   ab_run* ggc = begin(l, "great-grandchild", nullptr, nullptr, "grandchild");
   o.parent = "great-grandchild";
   EXPECT_EQ(ab_run_begin(l, "too-deep", &o, &x), AB_ERR_INVALID_ARGUMENT);

@@ -167,3 +167,14 @@ TEST(Replay, ReserveModeNeverOvershoots) {
     EXPECT_EQ(st.in_flight, 0u);
   }
 }
+
+// Reserve mode with no budget makes every call, the unknown <synthetic>
+// model included (estimated at the fallback rate), and charges as much.
+TEST(Replay, ReserveModeWithoutBudgetMakesEveryCall) {
+  TestLedger t;
+  json s = replay_json(t.name(), "--mode reserve --workers 2 --prefix reserve-all");
+  EXPECT_EQ(s["errors"].get<int>(), 0);
+  EXPECT_EQ(s["stopped_runs"].get<int>(), 0);
+  EXPECT_EQ(s["calls"].get<size_t>(), s["calls_in_traces"].get<size_t>());
+  EXPECT_EQ(s["charged_on_recorded_calls_nanos"].get<int64_t>(), s["recorded_calls_nanos"].get<int64_t>());
+}

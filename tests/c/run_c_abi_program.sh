@@ -5,7 +5,7 @@ prog="$1"; daemon="$2"
 ledger="abtest-c-$$"
 "$daemon" --ledger "$ledger" --log-level warn &
 dpid=$!
-trap 'kill $dpid 2>/dev/null; wait $dpid 2>/dev/null; "$daemon" --ledger "$ledger" --remove-ledger >/dev/null' EXIT
+trap 'kill $dpid 2>/dev/null; wait $dpid 2>/dev/null; "$daemon" --ledger "$ledger" --remove-ledger >/dev/null; rm -f "/dev/shm/$ledger.v1.lock"' EXIT
 i=0
 until [ -e "/dev/shm/$ledger.v1" ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i+1)); done
 sleep 0.2

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "ledger_owner.h"
+#include "segment.h"
 #include "money.h"
 
 namespace abtest {
@@ -33,9 +34,15 @@ TestLedger::TestLedger(ab::DaemonConfig cfg) : name_(unique_ledger_name()) {
   }
 }
 
+void remove_test_ledger(const std::string& name) {
+  ab::remove_ledger(name);
+  // No other daemon can race for a test's private ledger: drop the lock file too.
+  std::remove(("/dev/shm/" + ab::data_segment_name(name) + ".lock").c_str());
+}
+
 TestLedger::~TestLedger() {
   daemon_.reset();
-  ab::remove_ledger(name_);
+  remove_test_ledger(name_);
 }
 
 ab_ledger* TestLedger::open() const {

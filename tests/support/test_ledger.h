@@ -21,6 +21,9 @@ namespace abtest {
 // A unique ledger name for this test process ("abtest-<pid>-<n>").
 std::string unique_ledger_name();
 
+// Removes a test's private ledger: its segments and its lock file.
+void remove_test_ledger(const std::string& name);
+
 // An in-process daemon on a fresh private ledger, removed at destruction.
 class TestLedger {
  public:

@@ -115,8 +115,12 @@ int adjust_run(const std::string& ledger, const std::string& run_id, const std::
                const std::string& reason, const std::string& audit_log, bool as_json) {
   bool negative = !amount.empty() && amount[0] == '-';
   auto magnitude = parse_usd(negative ? std::string_view(amount).substr(1) : std::string_view(amount));
-  if (!magnitude || *magnitude > kMaxAmountNanos) {
+  if (!magnitude) {
     std::cerr << "agentbudgetctl adjust: '" << amount << "' is not a USD amount (e.g. -76.16)\n";
+    return 2;
+  }
+  if (*magnitude > kMaxAmountNanos) {
+    std::cerr << "agentbudgetctl adjust: at most $1,000,000 per adjustment\n";
     return 2;
   }
   if (reason.empty()) {
@@ -179,7 +183,8 @@ int adjust_run(const std::string& ledger, const std::string& run_id, const std::
     std::cout << json{{"run_id", run_id}, {"delta_nanos", delta}, {"spent_before_nanos", adj.spent_before},
                       {"spent_after_nanos", adj.spent_after}, {"audit_log", path}}.dump() << "\n";
   } else {
-    std::cout << "adjusted " << run_id << " by $" << format_usd(delta) << ": spent $" << format_usd(adj.spent_before)
+    std::cout << "adjusted " << run_id << " by " << (delta < 0 ? "-$" : "+$") << format_usd(delta < 0 ? -delta : delta)
+              << ": spent $" << format_usd(adj.spent_before)
               << " -> $" << format_usd(adj.spent_after) << " (audit: " << path << ")\n";
   }
   return 0;
