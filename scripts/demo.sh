@@ -52,8 +52,11 @@ echo "  (the worst case of a Gemini 3 Pro call is its 65,535-token maximum outpu
 echo "   earlier than in charge mode, and none ends past its budget)"
 
 section "4. The loop guard: deny the call that repeats the same action 3 times in a row"
-"$CTL" replay --traces "$ROOT/data/traces" --loop-limit 3 --prefix loop3 | grep -E "STOPPED" | head -n 5
-"$CTL" replay --traces "$ROOT/data/traces" --loop-limit 3 --prefix loop3-summary --quiet | grep -E "stopped"
+OUT="$(mktemp)"
+"$CTL" replay --traces "$ROOT/data/traces" --loop-limit 3 --prefix loop3 > "$OUT"
+grep -E "STOPPED" "$OUT" | head -n 5
+grep -E "mode:" "$OUT"
+rm -f "$OUT"
 
 section "5. A tight \$0.25 budget, as JSON"
 "$CTL" replay --traces "$ROOT/data/traces" --budget 0.25 --prefix budget025 --json
