@@ -29,12 +29,12 @@ void free_hold_slot(HoldSlot& h) {
 void init_hold_slot(HoldSlot& h, const ProcessIdentity& me, uint32_t run_index, uint32_t run_generation,
                     Nanos estimate, uint64_t fingerprint) {
   h.owner_start_ticks.store(me.start_ticks, std::memory_order_relaxed);
-  h.run_index = run_index;
-  h.run_generation = run_generation;
-  h.estimate = estimate;
+  h.run_index.store(run_index, std::memory_order_relaxed);
+  h.run_generation.store(run_generation, std::memory_order_relaxed);
+  h.estimate.store(estimate, std::memory_order_relaxed);
   h.actual.store(0, std::memory_order_relaxed);
-  h.created_unix_ns = coarse_unix_ns();
-  h.fingerprint = fingerprint;
+  h.created_unix_ns.store(coarse_unix_ns(), std::memory_order_relaxed);
+  h.fingerprint.store(fingerprint, std::memory_order_relaxed);
   h.stage.store(0, std::memory_order_relaxed);
 }
 

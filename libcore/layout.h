@@ -274,15 +274,19 @@ enum StageBit : uint32_t {
   kStageSpent = 1u << 3,     // commit: run.spent incremented
 };
 
+// The owner writes the fields below `word` right after claiming the slot,
+// while the daemon may already be reading them (it scans every slot that is
+// not free), so they are atomics too: relaxed, a stale value is harmless
+// (the daemon only acts on a slot whose state says it is settled or dead).
 struct alignas(kCacheLine) HoldSlot {
   std::atomic<uint64_t> word;
   std::atomic<uint64_t> owner_start_ticks;
-  uint32_t run_index;
-  uint32_t run_generation;
-  int64_t estimate;
+  std::atomic<uint32_t> run_index;
+  std::atomic<uint32_t> run_generation;
+  std::atomic<int64_t> estimate;
   std::atomic<int64_t> actual;        // set before kHoldCommitting's run updates
-  uint64_t created_unix_ns;
-  uint64_t fingerprint;
+  std::atomic<uint64_t> created_unix_ns;
+  std::atomic<uint64_t> fingerprint;
   std::atomic<uint32_t> stage;        // StageBit progress of the current transition
   uint32_t reserved0;
 };

@@ -67,3 +67,59 @@ TEST(Threads, ConcurrentBeginsAndCrossings) {
   EXPECT_EQ(crossed_hard.load(), ids);  // 4 x 100 x 5 = 2000 >= 1000 once per run
   for (auto* l : ledgers) ab_ledger_close(l);
 }
+
+// Threads reserving, committing and releasing on one run and one pool while
+// the daemon's periodic pass runs in another thread of the same process:
+// what ThreadSanitizer checks in the thread-sanitizer build.
+TEST(Threads, ReservationsWithTheDaemonPassRunning) {
+  ab::DaemonConfig cfg = ab::builtin_default_config();
+  ab::PoolConfig pool;
+  pool.name = "team";
+  pool.hard = usd("0.05");
+  pool.period = "rolling";
+  pool.rolling_s = 3600;
+  cfg.pools.push_back(pool);
+  ab::PolicyConfig p;
+  p.name = "pooled";
+  p.matches = {{"team", "t"}};
+  p.pools = {"team"};
+  cfg.policies.push_back(p);
+  cfg.hold_capacity = 1024;
+  TestLedger t(cfg);
+  std::atomic<bool> stop{false};
+  std::thread daemon([&] {
+    while (!stop) t.daemon().tick(true);
+  });
+  ab_ledger* l = t.open();
+  ab_begin_options o = AB_BEGIN_OPTIONS_INIT;
+  o.labels = "team=t";
+  o.hard_nanos = usd("0.04");
+  ab_run* r = nullptr;
+  ASSERT_EQ(ab_run_begin(l, "threads-pooled", &o, &r), AB_OK);
+  std::atomic<int64_t> committed{0};
+  std::vector<std::thread> ts;
+  for (int i = 0; i < 3; ++i)
+    ts.emplace_back([&, i] {
+      for (int k = 0; k < 5000; ++k) {
+        ab_hold h;
+        if (ab_reserve(r, 1000 + i, 0, &h, nullptr) != AB_OK) continue;
+        if (k % 3 == 0) {
+          ab_release(r, h);
+        } else if (ab_commit(r, h, 500, nullptr) == AB_OK) {
+          committed += 500;
+        }
+      }
+    });
+  for (auto& th : ts) th.join();
+  stop = true;
+  daemon.join();
+  ab_run_status st;
+  st.struct_size = sizeof st;
+  ASSERT_EQ(ab_run_status_get(r, &st), AB_OK);
+  EXPECT_EQ(st.spent_nanos, committed.load());
+  EXPECT_EQ(st.held_nanos, 0);
+  EXPECT_EQ(st.in_flight, 0u);
+  EXPECT_LE(st.spent_nanos, usd("0.04"));
+  ab_run_detach(r);
+  ab_ledger_close(l);
+}
