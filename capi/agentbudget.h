@@ -318,9 +318,11 @@ AB_API int ab_commit_usage(ab_run* run, ab_hold hold, const char* model, const a
                            int64_t* cost_out, uint32_t* flags_out);
 
 /**
- * Returns HOLD unused: the call was not made, so it is not counted.
+ * Returns HOLD unused: the call was not made, so it is not counted. A hold
+ * the daemon already released for its lease is acknowledged (AB_OK; the
+ * call stays counted, as the daemon could not know it was not made).
  * @return AB_OK; AB_ERR_INVALID_ARGUMENT; AB_ERR_STALE_HANDLE (already
- *   settled or reclaimed).
+ *   settled, released for a dead owner, or not a hold of this run).
  */
 AB_API int ab_release(ab_run* run, ab_hold hold);
 
