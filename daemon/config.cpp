@@ -1,12 +1,17 @@
 #include "config.h"
 
+#include <signal.h>
+#include <string.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "event.h"
 #include "labels.h"
 #include "money.h"
 #include "period_starts.h"
@@ -80,6 +85,159 @@ void read_fractions(const toml::node& v, Reporter& r, const std::string& key, in
   }
 }
 
+// "SIGTERM" or "TERM" -> SIGTERM; -1 if not a signal a policy may send.
+int signal_from_name(std::string name) {
+  if (name.rfind("SIG", 0) == 0) name = name.substr(3);
+  static const std::pair<const char*, int> kSignals[] = {{"TERM", SIGTERM}, {"INT", SIGINT}, {"KILL", SIGKILL},
+                                                         {"HUP", SIGHUP},   {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
+                                                         {"QUIT", SIGQUIT}};
+  for (auto& [n, sig] : kSignals)
+    if (name == n) return sig;
+  return -1;
+}
+
+bool read_uint(const toml::node& v, int64_t lo, int64_t hi, uint64_t* out) {
+  auto i = v.value<int64_t>();
+  if (!i || *i < lo || *i > hi) return false;
+  *out = uint64_t(*i);
+  return true;
+}
+
+void read_event_filter(const toml::node& v, Reporter& r, const std::string& key, EventFilter* out) {
+  auto* arr = v.as_array();
+  if (!arr) {
+    r.at(&v, key, "must be an array of event names such as [\"hard_limit\", \"soft_threshold\"]");
+    return;
+  }
+  for (auto& e : *arr) {
+    auto s = e.value<std::string>();
+    EventKind kind;
+    if (!s || !event_kind_from_name(*s, &kind)) r.at(&e, key, "unknown event name");
+    else out->push_back(*s);
+  }
+}
+
+void read_exec_sink(const toml::table& t, Reporter& r, ExecSinkConfig* x, const std::string& where) {
+  for (auto&& [k, v] : t) {
+    std::string key = where + "." + std::string(k.str());
+    uint64_t u = 0;
+    if (k == "command") {
+      auto s = v.value<std::string>();
+      if (!s || s->empty()) r.at(&v, key, "must be a shell command");
+      else x->command = *s;
+    } else if (k == "timeout_ms") {
+      if (!read_uint(v, 1, 600'000, &u)) r.at(&v, key, "must be 1-600000 milliseconds");
+      else x->timeout_ms = uint32_t(u);
+    } else if (k == "events") {
+      read_event_filter(v, r, key, &x->events);
+    } else {
+      r.at(&v, key, "unknown key");
+    }
+  }
+  if (x->command.empty() && !t.contains("command")) r.at(&t, where + ".command", "an exec sink needs a command");
+}
+
+void read_webhook(const toml::table& t, Reporter& r, WebhookConfig* w, const std::string& where) {
+  for (auto&& [k, v] : t) {
+    std::string key = where + "." + std::string(k.str());
+    uint64_t u = 0;
+    if (k == "url") {
+      auto s = v.value<std::string>();
+      if (!s || s->rfind("http://", 0) != 0 || s->size() <= 7)
+        r.at(&v, key, "must be an http:// URL such as \"http://127.0.0.1:8080/hook\"");
+      else w->url = *s;
+    } else if (k == "timeout_ms") {
+      if (!read_uint(v, 1, 600'000, &u)) r.at(&v, key, "must be 1-600000 milliseconds");
+      else w->timeout_ms = uint32_t(u);
+    } else if (k == "retries") {
+      if (!read_uint(v, 0, 100, &u)) r.at(&v, key, "must be 0-100");
+      else w->retries = uint32_t(u);
+    } else if (k == "backoff_ms") {
+      if (!read_uint(v, 1, 600'000, &u)) r.at(&v, key, "must be 1-600000 milliseconds");
+      else w->backoff_ms = uint32_t(u);
+    } else if (k == "events") {
+      read_event_filter(v, r, key, &w->events);
+    } else {
+      r.at(&v, key, "unknown key");
+    }
+  }
+  if (w->url.empty() && !t.contains("url")) r.at(&t, where + ".url", "a webhook needs a url");
+}
+
+void read_notify(const toml::table& t, Reporter& r, NotifyConfig* n) {
+  for (auto&& [k, v] : t) {
+    std::string key = "notify." + std::string(k.str());
+    if (k == "log") {
+      auto b = v.value<bool>();
+      if (!b) r.at(&v, key, "must be true or false");
+      else n->log = *b;
+    } else if (k == "exec" || k == "webhook") {
+      auto* arr = v.as_array();
+      if (!arr || arr->size() > 16) {
+        r.at(&v, key, "must be an array of at most 16 [[" + key + "]] tables");
+        continue;
+      }
+      for (size_t i = 0; i < arr->size(); ++i) {
+        auto* st = (*arr)[i].as_table();
+        std::string where = key + "[" + std::to_string(i) + "]";
+        if (!st) { r.at(&(*arr)[i], where, "must be a table"); continue; }
+        if (k == "exec") read_exec_sink(*st, r, &n->exec.emplace_back(), where);
+        else read_webhook(*st, r, &n->webhooks.emplace_back(), where);
+      }
+    } else {
+      r.at(&v, key, "unknown key");
+    }
+  }
+}
+
+void read_control(const toml::table& t, Reporter& r, ControlConfig* c) {
+  for (auto&& [k, v] : t) {
+    std::string key = "control." + std::string(k.str());
+    if (k == "socket") {
+      auto s = v.value<std::string>();
+      if (!s || s->empty() || (*s)[0] != '/' || s->size() > 100) r.at(&v, key, "must be an absolute path of at most 100 characters");
+      else c->socket = *s;
+    } else if (k == "mode") {
+      // "0660" as a string (TOML has no octal strings in most editors' minds) or 0o660.
+      auto s = v.value<std::string>();
+      auto i = v.value<int64_t>();
+      char* end = nullptr;
+      long m = s ? std::strtol(s->c_str(), &end, 8) : i ? long(*i) : -1;
+      if ((s && (s->empty() || *end)) || m < 0 || m > 0777) r.at(&v, key, "must be a file mode such as \"0660\"");
+      else c->mode = uint32_t(m);
+    } else if (k == "admin_group") {
+      auto s = v.value<std::string>();
+      if (!s) r.at(&v, key, "must be a group name (empty: root only)");
+      else c->admin_group = *s;
+    } else {
+      r.at(&v, key, "unknown key");
+    }
+  }
+}
+
+void read_metrics(const toml::table& t, Reporter& r, MetricsConfig* m) {
+  for (auto&& [k, v] : t) {
+    std::string key = "metrics." + std::string(k.str());
+    if (k == "listen") {
+      auto s = v.value<std::string>();
+      auto colon = s ? s->rfind(':') : std::string::npos;
+      uint64_t port = 0;
+      bool ok = s && (s->empty() || (colon != std::string::npos && colon > 0 &&
+                                     std::all_of(s->begin() + long(colon) + 1, s->end(), ::isdigit) &&
+                                     colon + 1 < s->size() && colon + 7 > s->size()));
+      if (ok && s && !s->empty()) port = std::stoull(s->substr(colon + 1));
+      std::string host = ok && s && !s->empty() ? s->substr(0, colon) : "";
+      if (!ok || (s && !s->empty() && (port == 0 || port > 65535)))
+        r.at(&v, key, "must be HOST:PORT such as \"127.0.0.1:9464\" (empty: off)");
+      else if (!host.empty() && host != "127.0.0.1" && host != "localhost" && host != "::1" && host != "[::1]")
+        r.at(&v, key, "must be a loopback address: metrics are not authenticated");
+      else m->listen = *s;
+    } else {
+      r.at(&v, key, "unknown key");
+    }
+  }
+}
+
 void read_policy(const toml::table& t, Reporter& r, PolicyConfig* p, const std::string& where) {
   for (auto&& [k, v] : t) {
     std::string key = where + "." + std::string(k.str());
@@ -114,6 +272,11 @@ void read_policy(const toml::table& t, Reporter& r, PolicyConfig* p, const std::
       else if (k == "max_tokens") p->max_tokens = u;
       else if (k == "max_duration_s") p->max_duration_s = u;
       else p->hold_lease_s = u;
+    } else if (k == "on_hard_signal") {
+      auto str = v.value<std::string>();
+      int sig = str ? signal_from_name(*str) : -1;
+      if (sig < 0) r.at(&v, key, "must be a signal name such as \"SIGTERM\", \"SIGINT\" or \"SIGKILL\"");
+      else p->on_hard_signal = sig;
     } else if (k == "max_in_flight" || k == "loop_limit") {
       auto i = v.value<int64_t>();
       if (!i || *i < 0 || *i > 65535 || (k == "loop_limit" && *i == 1)) {
@@ -243,6 +406,24 @@ bool parse_config(const std::string& text, const std::string& file, DaemonConfig
       auto i = v.value<int64_t>();
       if (!i || *i < 1 || *i > 10000) r.at(&v, key, "must be 1-10000");
       else c.tick_ms = uint32_t(*i);
+    } else if (k == "state_dir") {
+      auto s = v.value<std::string>();
+      if (!s || s->empty() || (*s)[0] != '/') r.at(&v, key, "must be an absolute directory path");
+      else c.state_dir = *s;
+    } else if (k == "snapshot_interval_ms") {
+      uint64_t u = 0;
+      if (!read_uint(v, 10, 3'600'000, &u)) r.at(&v, key, "must be 10-3600000 milliseconds");
+      else c.snapshot_interval_ms = uint32_t(u);
+    } else if (k == "forecast_min_age_s") {
+      uint64_t u = 0;
+      if (!read_uint(v, 1, 86400, &u)) r.at(&v, key, "must be 1-86400 seconds");
+      else c.forecast_min_age_s = u;
+    } else if (k == "notify" || k == "control" || k == "metrics") {
+      auto* t = v.as_table();
+      if (!t) r.at(&v, key, "must be a table [" + key + "]");
+      else if (k == "notify") read_notify(*t, r, &c.notify);
+      else if (k == "control") read_control(*t, r, &c.control);
+      else read_metrics(*t, r, &c.metrics);
     } else if (k == "pool") {
       auto* arr = v.as_array();
       if (!arr || arr->size() > size_t(kMaxPools)) {
@@ -309,6 +490,25 @@ bool parse_config(const std::string& text, const std::string& file, DaemonConfig
   if (!errors->empty()) return false;
   *out = std::move(c);
   return true;
+}
+
+std::string default_state_dir() {
+  const char* d = std::getenv("STATE_DIRECTORY");  // systemd: may list several, ':'-separated
+  if (d && *d) return std::string(d, strcspn(d, ":"));
+  return "/var/lib/agentbudget";
+}
+
+std::string default_control_socket(const std::string& ledger) {
+  const char* d = std::getenv("RUNTIME_DIRECTORY");
+  std::string dir = d && *d ? std::string(d, strcspn(d, ":")) : "/run/agentbudget";
+  return dir + "/" + ledger + ".sock";
+}
+
+static std::string state_dir_of(const DaemonConfig& c) { return c.state_dir.empty() ? default_state_dir() : c.state_dir; }
+std::string snapshot_path(const DaemonConfig& c) { return state_dir_of(c) + "/" + c.ledger + ".snapshot"; }
+std::string history_path(const DaemonConfig& c) { return state_dir_of(c) + "/" + c.ledger + ".history.db"; }
+std::string control_socket_path(const DaemonConfig& c) {
+  return c.control.socket.empty() ? default_control_socket(c.ledger) : c.control.socket;
 }
 
 bool load_config_file(const std::string& path, DaemonConfig* out, std::vector<std::string>* errors) {

@@ -14,13 +14,24 @@ const char* event_kind_name(EventKind k) {
     case EventKind::kPoolSoftThreshold: return "pool_soft_threshold";
     case EventKind::kPoolHardLimit: return "pool_hard_limit";
     case EventKind::kPoolPeriodRolled: return "pool_period_rolled";
+    case EventKind::kCallDenied: return "call_denied";
+    case EventKind::kForecastOverBudget: return "forecast_over_budget";
   }
   return "unknown";
 }
 
+bool event_kind_from_name(const std::string& name, EventKind* out) {
+  for (int k = 0; k < kEventKindCount; ++k)
+    if (name == event_kind_name(EventKind(k))) {
+      *out = EventKind(k);
+      return true;
+    }
+  return false;
+}
+
 std::string describe(const Event& e) {
   std::string s = event_kind_name(e.kind);
-  if (!e.pool.empty()) {
+  if (e.run_id.empty()) {
     s += " pool=" + e.pool + " period=" + std::to_string(e.period);
     if (e.kind == EventKind::kPoolPeriodRolled) return s + " spent=$" + format_usd(e.spent);
   } else {
@@ -29,9 +40,12 @@ std::string describe(const Event& e) {
   if (e.kind == EventKind::kSoftThreshold || e.kind == EventKind::kHardLimit ||
       e.kind == EventKind::kPoolSoftThreshold || e.kind == EventKind::kPoolHardLimit)
     s += " threshold=$" + format_usd(e.threshold_nanos);
+  if (e.kind == EventKind::kCallDenied) s += " reason=" + e.reason + (e.pool.empty() ? "" : " pool=" + e.pool);
+  if (e.kind == EventKind::kForecastOverBudget)
+    s += " forecast=$" + format_usd(e.forecast_final) + " exhausted_in=" + std::to_string(e.exhaust_in_s) + "s";
   s += " spent_now=$" + format_usd(e.spent);
   if (e.hard != kNoLimit) s += " hard=$" + format_usd(e.hard);
-  if (e.pool.empty()) s += " calls=" + std::to_string(e.calls);
+  if (!e.run_id.empty()) s += " calls=" + std::to_string(e.calls);
   return s;
 }
 

@@ -9,8 +9,9 @@ namespace ab {
 
 enum class EventKind {
   kSoftThreshold, kHardLimit, kUnpricedModel, kRunClosed, kLoopDetected,
-  kPoolSoftThreshold, kPoolHardLimit, kPoolPeriodRolled
+  kPoolSoftThreshold, kPoolHardLimit, kPoolPeriodRolled, kCallDenied, kForecastOverBudget
 };
+inline constexpr int kEventKindCount = 10;
 
 const char* event_kind_name(EventKind k);
 
@@ -26,7 +27,13 @@ struct Event {
   Nanos hard = kNoLimit;
   uint64_t calls = 0;
   uint64_t unix_ns = 0;
+  std::string reason;        // kCallDenied: the denial reason's name (e.g. "run_hard", "pool")
+  Nanos forecast_final = 0;  // kForecastOverBudget: projected final cost
+  uint64_t exhaust_in_s = 0; // kForecastOverBudget: projected seconds until the hard limit
 };
+
+// Parses an event kind name ("hard_limit"); false if unknown.
+bool event_kind_from_name(const std::string& name, EventKind* out);
 
 class EventSink {
  public:

@@ -4,6 +4,7 @@
 
 #include "clock.h"
 #include "run_ops.h"
+#include "status.h"
 
 namespace ab {
 
@@ -64,6 +65,18 @@ size_t EventScanner::scan(const std::vector<EventSink*>& sinks, bool force) {
     if (due & kEventLoop) {
       Event e = base;
       e.kind = EventKind::kLoopDetected;
+      emit(sinks, e);
+      ++delivered;
+    }
+    if (due & kEventDenied) {
+      Event e = base;
+      e.kind = EventKind::kCallDenied;
+      uint32_t why = rs.last_denial;
+      e.reason = reason_name(Reason(why & 0xFFFF));
+      if (Reason(why & 0xFFFF) == Reason::kPool && (why >> 16) && (why >> 16) <= ledger_.pool_count()) {
+        const PoolDef& d = ledger_.pool_defs()[(why >> 16) - 1];
+        e.pool.assign(d.name, strnlen(d.name, sizeof d.name));
+      }
       emit(sinks, e);
       ++delivered;
     }

@@ -129,7 +129,7 @@ Status reserve(const Ledger& l, const RunRef& r, Nanos estimate, uint64_t finger
     if (st & kStageCalls) run.calls.fetch_sub(1, std::memory_order_acq_rel);
     free_hold_slot(*h);
     dec.pool = pool;
-    note_denial(run, Decision{false, why, dec.remaining, pool});
+    note_denial(l, run, Decision{false, why, dec.remaining, pool});
     return deny(why);
   }
   uint64_t w = h->word.load(std::memory_order_relaxed);

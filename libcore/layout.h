@@ -139,6 +139,7 @@ enum EventBit : uint32_t {
   kEventUnpriced = 1u << 9,
   kEventClosed = 1u << 10,
   kEventLoop = 1u << 11,
+  kEventDenied = 1u << 12,  // the run's first denied call (last_denial says why)
 };
 inline constexpr uint32_t soft_event_bit(int k) { return kEventSoft0 << k; }
 

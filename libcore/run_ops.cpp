@@ -172,7 +172,7 @@ Status admit(const Ledger& l, const RunRef& r, Nanos estimate, Decision* out) {
   }
   if (d.reason == Reason::kNone && has_levels(s)) d.reason = levels_deny(l, s, estimate, &d.pool);
   d.allowed = d.reason == Reason::kNone;
-  if (!d.allowed) note_denial(*r.slot, d);
+  if (!d.allowed) note_denial(l, *r.slot, d);
   if (out) *out = d;
   return d.allowed ? Status::kOk : Status::kDenied;
 }
@@ -197,9 +197,13 @@ Reason levels_deny(const Ledger& l, const RunSlot& s, Nanos estimate, int* pool)
   return Reason::kNone;
 }
 
-void note_denial(RunSlot& s, const Decision& d) {
+void note_denial(const Ledger& l, RunSlot& s, const Decision& d) {
   uint32_t v = uint32_t(d.reason) | (d.reason == Reason::kPool ? uint32_t(d.pool + 1) << 16 : 0);
   if (s.last_denial.load(std::memory_order_relaxed) != v) s.last_denial.store(v, std::memory_order_relaxed);
+  // The first denial is an event; later ones only update last_denial (a
+  // stuck run may be denied millions of times). The plain load keeps the
+  // repeated denial free of a shared RMW.
+  if (!(s.pending_events.load(std::memory_order_relaxed) & kEventDenied)) mark_event(l, s, kEventDenied);
 }
 
 Status admit_fp(const Ledger& l, const RunRef& r, Nanos estimate, uint64_t fingerprint, Decision* out) {

@@ -97,7 +97,7 @@ Status record_spend(const Ledger& l, const RunRef& r, Nanos nanos, const Usage* 
 Reason levels_deny(const Ledger& l, const RunSlot& s, Nanos estimate, int* pool);
 
 // Remembers the run's latest denial for status (only on change).
-void note_denial(RunSlot& s, const Decision& d);
+void note_denial(const Ledger& l, RunSlot& s, const Decision& d);
 
 // Sets event bits on the run (fetch_or) and bumps the daemon's hint if any
 // bit is new. The one caller that sets a bit first is the one that crossed.

@@ -3,7 +3,8 @@
 # apt-get only when something is missing. Needs root (or sudo).
 set -eu
 PACKAGES="cmake g++ make pkg-config libboost-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
-libtomlplusplus-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libhowardhinnant-date-dev tzdata"
+libtomlplusplus-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libhowardhinnant-date-dev tzdata
+libsqlite3-dev libcpp-httplib-dev libsystemd-dev libcereal-dev sqlite3"
 
 missing=""
 for p in $PACKAGES; do
