@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -492,15 +493,28 @@ bool parse_config(const std::string& text, const std::string& file, DaemonConfig
   return true;
 }
 
+// systemd sets these (they may list several folders, ':'-separated).
+static std::string systemd_dir(const char* var) {
+  const char* d = std::getenv(var);
+  return d && *d ? std::string(d, strcspn(d, ":")) : std::string();
+}
+
+// A user who is not root cannot write /var/lib or /run: their own folders.
+static std::string user_dir(const char* xdg_var, const char* home_suffix) {
+  const char* x = std::getenv(xdg_var);
+  if (x && *x) return std::string(x) + "/agentbudget";
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : "/tmp") + home_suffix;
+}
+
 std::string default_state_dir() {
-  const char* d = std::getenv("STATE_DIRECTORY");  // systemd: may list several, ':'-separated
-  if (d && *d) return std::string(d, strcspn(d, ":"));
-  return "/var/lib/agentbudget";
+  if (std::string d = systemd_dir("STATE_DIRECTORY"); !d.empty()) return d;
+  return geteuid() == 0 ? "/var/lib/agentbudget" : user_dir("XDG_STATE_HOME", "/.local/state/agentbudget");
 }
 
 std::string default_control_socket(const std::string& ledger) {
-  const char* d = std::getenv("RUNTIME_DIRECTORY");
-  std::string dir = d && *d ? std::string(d, strcspn(d, ":")) : "/run/agentbudget";
+  std::string dir = systemd_dir("RUNTIME_DIRECTORY");
+  if (dir.empty()) dir = geteuid() == 0 ? "/run/agentbudget" : user_dir("XDG_RUNTIME_DIR", "/.cache/agentbudget");
   return dir + "/" + ledger + ".sock";
 }
 

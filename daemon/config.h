@@ -91,9 +91,11 @@ struct DaemonConfig {
   std::vector<PoolConfig> pools;
 };
 
-// $STATE_DIRECTORY (set by systemd), else /var/lib/agentbudget.
+// $STATE_DIRECTORY (set by systemd), else /var/lib/agentbudget for root,
+// else $XDG_STATE_HOME/agentbudget or ~/.local/state/agentbudget.
 std::string default_state_dir();
-// $RUNTIME_DIRECTORY (set by systemd) or /run/agentbudget, then "/LEDGER.sock".
+// $RUNTIME_DIRECTORY (set by systemd), else /run/agentbudget for root, else
+// $XDG_RUNTIME_DIR/agentbudget or ~/.cache/agentbudget; then "/LEDGER.sock".
 std::string default_control_socket(const std::string& ledger);
 // Where this configuration keeps its files.
 std::string snapshot_path(const DaemonConfig& c);  // STATE_DIR/LEDGER.snapshot

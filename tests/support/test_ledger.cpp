@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
 #include <spdlog/spdlog.h>
 
@@ -24,6 +25,13 @@ TestLedger::TestLedger(ab::DaemonConfig cfg) : name_(unique_ledger_name()) {
   // Event lines would drown test output; AB_TEST_LOG=1 shows them.
   if (!std::getenv("AB_TEST_LOG")) spdlog::set_level(spdlog::level::err);
   cfg.ledger = name_;
+  // Snapshots, history and the control socket go to a private folder, so
+  // tests run side by side and leave nothing behind.
+  if (cfg.state_dir.empty()) {
+    state_dir_ = make_temp_dir();
+    cfg.state_dir = state_dir_;
+  }
+  if (cfg.control.socket.empty()) cfg.control.socket = cfg.state_dir + "/control.sock";
   cfg.group = "";
   cfg.group_required = false;
   daemon_ = std::make_unique<ab::Daemon>(cfg);
@@ -43,6 +51,13 @@ void remove_test_ledger(const std::string& name) {
 TestLedger::~TestLedger() {
   daemon_.reset();
   remove_test_ledger(name_);
+  if (!state_dir_.empty()) std::filesystem::remove_all(state_dir_);
+}
+
+std::string make_temp_dir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "abtest-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) std::abort();
+  return tmpl;
 }
 
 ab_ledger* TestLedger::open() const {

@@ -30,14 +30,20 @@ class TestLedger {
   explicit TestLedger(ab::DaemonConfig cfg = ab::builtin_default_config());
   ~TestLedger();
   const std::string& name() const { return name_; }
+  // The daemon's state folder (snapshot, history); a temporary one by default.
+  const std::string& state_dir() const { return daemon_->config().state_dir; }
   ab::Daemon& daemon() { return *daemon_; }
   // A new C-ABI handle to the ledger; the caller closes it.
   ab_ledger* open() const;
 
  private:
   std::string name_;
+  std::string state_dir_;  // made here (and removed) unless cfg named one
   std::unique_ptr<ab::Daemon> daemon_;
 };
+
+// A new empty folder under $TMPDIR; the caller removes it.
+std::string make_temp_dir();
 
 // Forks `n` children running fn(i); each child's return value is its exit
 // code. Returns the pids (not yet waited for).
