@@ -24,6 +24,7 @@ struct PolicyConfig {
   uint64_t hold_lease_s = 600;  // holds older than this are reclaimed
   std::vector<std::string> pools;  // names of [[pool]]s this policy's runs belong to
   int on_hard_signal = 0;  // signal sent to the run's processes when it reaches its hard limit; 0 = none
+  bool retired = false;    // removed by a reload; its segment entry is kept for existing runs
 };
 
 struct PoolConfig {
@@ -33,6 +34,7 @@ struct PoolConfig {
   std::string period = "none";  // none, rolling, day, week, month
   uint64_t rolling_s = 0;       // for "rolling"
   std::string timezone = "UTC"; // for day, week (starting Monday) and month
+  bool retired = false;         // removed by a reload; its segment entry is kept for existing runs
 };
 
 // A notification sink's filter: event kind names (event_kind_name); empty = all.

@@ -30,6 +30,11 @@ struct Event {
   std::string reason;        // kCallDenied: the denial reason's name (e.g. "run_hard", "pool")
   Nanos forecast_final = 0;  // kForecastOverBudget: projected final cost
   uint64_t exhaust_in_s = 0; // kForecastOverBudget: projected seconds until the hard limit
+  // kRunClosed: the run's life and usage, for the history database.
+  uint64_t begun_unix_ns = 0;
+  uint64_t closed_unix_ns = 0;
+  uint64_t input_tokens = 0, cached_tokens = 0, cache_write_tokens = 0, output_tokens = 0, reasoning_tokens = 0;
+  Nanos commit_excess = 0;   // sum of commits' excess over their reservations
 };
 
 // Parses an event kind name ("hard_limit"); false if unknown.

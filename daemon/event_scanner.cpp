@@ -83,6 +83,14 @@ size_t EventScanner::scan(const std::vector<EventSink*>& sinks, bool force) {
     if (due & kEventClosed) {
       Event e = base;
       e.kind = EventKind::kRunClosed;
+      e.begun_unix_ns = rs.begun_unix_ns;
+      e.closed_unix_ns = rs.closed_unix_ns;
+      e.input_tokens = rs.input_tokens;
+      e.cached_tokens = rs.cached_tokens;
+      e.cache_write_tokens = rs.cache_write_tokens;
+      e.output_tokens = rs.output_tokens;
+      e.reasoning_tokens = rs.reasoning_tokens;
+      e.commit_excess = rs.overshoot;
       emit(sinks, e);
       ++delivered;
     }

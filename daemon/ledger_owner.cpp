@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "clock.h"
+#include "config_apply.h"
 #include "config_seqlock.h"
 #include "model_index.h"
 #include "period_starts.h"
@@ -74,7 +75,7 @@ bool pool_periods_need_refresh(const ConfigHeader* c, int64_t now) {
   auto* defs = reinterpret_cast<const PoolDef*>(reinterpret_cast<const char*>(c) + c->pools_offset);
   for (uint32_t i = 0; i < c->pool_count && i < uint32_t(kMaxPools); ++i) {
     const PoolDef& d = defs[i];
-    if (d.period != PeriodKind::kCalendar) continue;
+    if (d.period != PeriodKind::kCalendar || d.retired) continue;
     // Republish while a quarter of the published starts is still ahead.
     uint32_t n = d.start_count;
     if (n == 0 || d.starts[n - n / 4 - 1] <= now) return true;
@@ -91,11 +92,19 @@ void write_config_segment(ConfigHeader* c, const DaemonConfig& cfg, const std::v
   uint32_t n_policies = uint32_t(std::min<size_t>(cfg.policies.size(), kMaxPolicies));
 
   config_write_begin(*c);
-  for (uint32_t i = 0; i < n_policies; ++i) fill_policy(&policies[i], cfg.policies[i], cfg.pools);
+  // A retired entry keeps what the segment holds (its runs keep their
+  // limits); it is only marked, so no new run chooses it.
+  for (uint32_t i = 0; i < n_policies; ++i) {
+    if (!cfg.policies[i].retired) fill_policy(&policies[i], cfg.policies[i], cfg.pools);
+    policies[i].retired = cfg.policies[i].retired ? 1 : 0;
+  }
   auto* pool_defs = reinterpret_cast<PoolDef*>(base + c->pools_offset);
   uint32_t n_pools = uint32_t(std::min<size_t>(cfg.pools.size(), kMaxPools));
   int64_t now = int64_t(unix_ns() / 1'000'000'000u);
-  for (uint32_t i = 0; i < n_pools; ++i) fill_pool(&pool_defs[i], cfg.pools[i], now);
+  for (uint32_t i = 0; i < n_pools; ++i) {
+    if (!cfg.pools[i].retired) fill_pool(&pool_defs[i], cfg.pools[i], now);
+    pool_defs[i].retired = cfg.pools[i].retired ? 1 : 0;
+  }
   if (n_models) std::memcpy(static_cast<void*>(table), models.data(), n_models * sizeof(ModelPrice));
   std::memset(index, 0, c->model_index_capacity * sizeof(uint32_t));
   build_model_index(table, n_models, index, c->model_index_capacity);
@@ -146,7 +155,7 @@ bool remove_ledger(const std::string& ledger) {
 }
 
 static OwnResult create(const DaemonConfig& cfg, const std::vector<ModelPrice>& models,
-                        std::unique_ptr<Ledger>* out) {
+                        std::unique_ptr<Ledger>* out, const OnCreate& on_create) {
   OwnResult r;
   gid_t gid = client_gid(cfg);
   if (gid == gid_t(-1) && cfg.group_required) {
@@ -180,18 +189,27 @@ static OwnResult create(const DaemonConfig& cfg, const std::vector<ModelPrice>& 
   h->daemon_pid.store(uint32_t(getpid()), std::memory_order_relaxed);
   h->daemon_epoch.store(1, std::memory_order_relaxed);
   h->heartbeat_unix_ns.store(unix_ns(), std::memory_order_relaxed);
-  // Written last: from here on clients may trust every field above.
-  h->ready.store(uint32_t(kDataMagic), std::memory_order_release);
 
   auto l = std::make_unique<Ledger>();
   l->bind(std::move(data), std::move(config), cfg.ledger);
+  // Restore before any client can begin a run (ready is still 0), so no
+  // client-made run can clash with a restored one.
+  bool restored = false;
+  if (on_create && !on_create(*l, &restored, &r.message)) {
+    l.reset();
+    remove_ledger(cfg.ledger);
+    r.status = Status::kCorrupt;
+    return r;
+  }
+  // Written last: from here on clients may trust every field above.
+  h->ready.store(uint32_t(kDataMagic), std::memory_order_release);
   *out = std::move(l);
-  r.outcome = OwnOutcome::kCreated;
+  r.outcome = restored ? OwnOutcome::kRestored : OwnOutcome::kCreated;
   return r;
 }
 
 OwnResult own_ledger(const DaemonConfig& cfg, const std::vector<ModelPrice>& models,
-                     std::unique_ptr<Ledger>* out) {
+                     std::unique_ptr<Ledger>* out, const OnCreate& on_create) {
   OwnResult r;
   if (!valid_ledger_name(cfg.ledger)) {
     r.status = Status::kInvalidArgument;
@@ -202,7 +220,7 @@ OwnResult own_ledger(const DaemonConfig& cfg, const std::vector<ModelPrice>& mod
   SegmentError e = Segment::open(data_segment_name(cfg.ledger), true, &data, &r.message);
   if (e == SegmentError::kNotFound) {
     Segment::remove(config_segment_name(cfg.ledger));  // an orphan config has no users
-    return create(cfg, models, out);
+    return create(cfg, models, out, on_create);
   }
   if (e != SegmentError::kNone) {
     r.status = e == SegmentError::kPermission ? Status::kPermission : Status::kSystem;
@@ -213,7 +231,7 @@ OwnResult own_ledger(const DaemonConfig& cfg, const std::vector<ModelPrice>& mod
     // A daemon died while creating it; no client ever saw it ready.
     data = Segment();
     remove_ledger(cfg.ledger);
-    return create(cfg, models, out);
+    return create(cfg, models, out, on_create);
   }
   Segment config;
   e = Segment::open(config_segment_name(cfg.ledger), true, &config, &r.message);
@@ -251,7 +269,15 @@ OwnResult own_ledger(const DaemonConfig& cfg, const std::vector<ModelPrice>& mod
     r.message = "ledger '" + cfg.ledger + "' is owned by a running agentbudgetd (pid " + std::to_string(other) + ")";
     return r;
   }
-  write_config_segment(static_cast<ConfigHeader*>(config.data()), cfg, models);
+  // Runs refer to policies and pools by index: keep every existing name at
+  // its index whatever order the (possibly edited) configuration uses.
+  DaemonConfig aligned = cfg;
+  if (!keep_indexes(*static_cast<const ConfigHeader*>(config.data()), &aligned, &r.message)) {
+    r.status = Status::kInvalidArgument;
+    r.message = "cannot apply the configuration to ledger '" + cfg.ledger + "': " + r.message;
+    return r;
+  }
+  write_config_segment(static_cast<ConfigHeader*>(config.data()), aligned, models);
   h->daemon_pid.store(uint32_t(getpid()), std::memory_order_relaxed);
   h->daemon_epoch.fetch_add(1, std::memory_order_relaxed);
   h->heartbeat_unix_ns.store(unix_ns(), std::memory_order_relaxed);

@@ -1,6 +1,7 @@
 // The daemon's side of the ledger: creating or adopting the two segments and
 // writing policies and prices into the config segment.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,7 +11,8 @@
 
 namespace ab {
 
-enum class OwnOutcome { kCreated, kAdopted };
+// kRestored: created, then filled from the snapshot file (after a reboot).
+enum class OwnOutcome { kCreated, kAdopted, kRestored };
 
 struct OwnResult {
   Status status = Status::kOk;
@@ -24,8 +26,13 @@ struct OwnResult {
 // no client can have used it. A segment of another layout or a corrupt one
 // is refused with a clear message, never silently purged.
 // `models` go into the config segment (at most kMaxModels).
+// `on_create` runs only when a fresh ledger is created, before its ready
+// word is published (no client can see it yet): the daemon restores its
+// snapshot there and sets *restored. If it returns false (with a message)
+// the new segments are removed and own_ledger fails with that message.
+using OnCreate = std::function<bool(Ledger& fresh, bool* restored, std::string* message)>;
 OwnResult own_ledger(const DaemonConfig& cfg, const std::vector<ModelPrice>& models,
-                     std::unique_ptr<Ledger>* out);
+                     std::unique_ptr<Ledger>* out, const OnCreate& on_create = {});
 
 // Rewrites policies and prices in the config segment under its seqlock.
 // Existing runs see new policy limits at once.

@@ -1,19 +1,26 @@
 // agentbudgetd: a thin main over the Daemon library.
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdlib>
 #include <iostream>
 
 #include <spdlog/spdlog.h>
 
 #include "daemon.h"
+#include "systemd_notify.h"
 #include "segment.h"
 
 static ab::Daemon* g_daemon = nullptr;
 
 extern "C" void on_signal(int) {
   if (g_daemon) g_daemon->stop();
+}
+
+extern "C" void on_sighup(int) {
+  if (g_daemon) g_daemon->request_reload();
 }
 
 int main(int argc, char** argv) {
@@ -26,12 +33,23 @@ int main(int argc, char** argv) {
       ->check(CLI::Validator([](std::string& v) { return v.empty() ? std::string("must not be empty") : std::string(); }, "NAME"));
   app.add_flag("--check", check, "validate the configuration and exit");
   app.add_flag("--remove-ledger", remove, "remove the ledger's segments (losing its runs) and exit");
+  bool discard_snapshot = false;
+  app.add_flag("--discard-snapshot", discard_snapshot,
+               "if the snapshot cannot be read, rename it FILE.corrupt-<unix time> and start with an empty ledger");
+  bool config_optional = false;
+  app.add_flag("--config-optional", config_optional,
+               "with --config: if the file does not exist, run on the built-in configuration (service units)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ agentbudgetd: %v");
 
+  // The unit passes its config path whether or not the operator wrote one.
+  if (config_optional && !config_path.empty() && access(config_path.c_str(), F_OK) != 0 && errno == ENOENT) {
+    spdlog::info("{} does not exist: running on the built-in configuration", config_path);
+    config_path.clear();
+  }
   ab::DaemonConfig cfg = ab::builtin_default_config();
   if (!config_path.empty()) {
     std::vector<std::string> errors;
@@ -70,6 +88,7 @@ int main(int argc, char** argv) {
   }
 
   ab::Daemon daemon(cfg);
+  daemon.set_discard_bad_snapshot(discard_snapshot);
   if (!daemon.start(&message)) {
     spdlog::error("{}", message);
     return 1;
@@ -80,6 +99,12 @@ int main(int argc, char** argv) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+  struct sigaction hup{};
+  hup.sa_handler = on_sighup;
+  sigemptyset(&hup.sa_mask);
+  sigaction(SIGHUP, &hup, nullptr);
+  // systemd (Type=notify): the ledger exists and clients may use it.
+  ab::notify_ready("serving ledger '" + cfg.ledger + "' (" + std::to_string(daemon.ledger().capacity()) + " run slots)");
   daemon.run();
   g_daemon = nullptr;
   return 0;

@@ -52,14 +52,16 @@ int match_policy(const Policy* policies, uint32_t count, const LabelSet& labels)
   std::string_view by_name = labels.get("policy");
   if (!by_name.empty()) {
     for (uint32_t i = 0; i < count; ++i)
-      if (fixed(policies[i].name, sizeof policies[i].name) == by_name) return int(i);
+      if (!policies[i].retired && fixed(policies[i].name, sizeof policies[i].name) == by_name) return int(i);
     return -1;
   }
   int best = 0;
   uint32_t best_matches = 0;
   for (uint32_t i = 1; i < count; ++i) {
     const Policy& p = policies[i];
-    if (p.match_count == 0 || p.match_count > uint32_t(kMaxPolicyMatches) || p.match_count <= best_matches) continue;
+    if (p.retired || p.match_count == 0 || p.match_count > uint32_t(kMaxPolicyMatches) ||
+        p.match_count <= best_matches)
+      continue;
     bool all = true;
     for (uint32_t m = 0; m < p.match_count && all; ++m) {
       std::string_view k = fixed(p.matches[m].key, sizeof p.matches[m].key);

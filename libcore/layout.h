@@ -164,7 +164,10 @@ struct alignas(kCacheLine) RunSlot {
   // at begin from the policy and the effective hard limit.
   alignas(kCacheLine) std::atomic<int64_t> soft_nanos[kMaxSoftThresholds];
   std::atomic<uint64_t> first_charge_unix_ns;  // CAS from 0 by the first charge
-  uint64_t reserved1[3];
+  // The caller's own absolute soft threshold (kNoLimit = none), kept so the
+  // daemon can recompute soft_nanos when a reload changes the policy.
+  std::atomic<int64_t> client_soft;
+  uint64_t reserved1[2];
 
   // Line 4: hot counters, written by every charge.
   alignas(kCacheLine) std::atomic<int64_t> spent;
@@ -329,7 +332,9 @@ struct alignas(kCacheLine) Policy {
   uint64_t max_duration_s; // since the run began; 0 = unlimited
   uint64_t hold_lease_s;   // holds older than this are reclaimed; 0 = never
   uint32_t loop_limit;     // deny the call that makes N identical fingerprints in a row; 0 = off
-  uint32_t reserved1;
+  // 1 = removed from the configuration: kept (same index) for the runs that
+  // use it, never chosen for a new run.
+  uint32_t retired;
   uint16_t pools[kMaxRunPools];  // pools of this policy's runs, kNoPool = unused
 };
 
@@ -350,7 +355,7 @@ struct alignas(kCacheLine) PoolDef {
   int64_t anchor_unix_s;                      // kRolling: start of period 0
   uint64_t first_period;                      // kCalendar: number of the period starting at starts[0]
   uint32_t start_count;                       // kCalendar: valid entries of starts
-  uint32_t reserved0;
+  uint32_t retired;                           // 1 = removed from the configuration, kept for its runs
   int64_t starts[kPeriodBoundaries];          // kCalendar: ascending unix seconds
 };
 

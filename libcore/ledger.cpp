@@ -163,7 +163,8 @@ Status Ledger::find_price(std::string_view model, ModelPrice* out) const {
 
 // Computes soft thresholds for a run from its policy's permilles of the
 // effective hard limit plus an optional absolute one from the caller.
-static void write_soft_thresholds(RunSlot& s, const Policy* p, Nanos hard, Nanos extra_soft) {
+void write_soft_thresholds(RunSlot& s, const Policy* p, Nanos hard, Nanos extra_soft) {
+  s.client_soft.store(extra_soft >= 0 ? extra_soft : kNoLimit, std::memory_order_relaxed);
   Nanos t[kMaxSoftThresholds];
   int k = 0;
   // Equal thresholds would notify twice for one crossing: keep one of each.

@@ -42,6 +42,11 @@ struct RunRef {
   bool created = false;  // this begin created the run (false: attached)
 };
 
+// Writes a run's soft thresholds: the policy's fractions of `hard` plus the
+// caller's absolute one (< 0: none), deduplicated. Used at begin and by the
+// daemon when a reload changes the policy.
+void write_soft_thresholds(RunSlot& s, const Policy* p, Nanos hard, Nanos extra_soft);
+
 class Ledger {
  public:
   // Maps and validates the ledger `name`. `writable_data` is false only for

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "control_cmds.h"
 #include "inspect.h"
 #include "labels.h"
 #include "run_id.h"
@@ -51,7 +52,9 @@ int main(int argc, char** argv) {
                      "reserve mode: the agent's max_tokens (default: the model's maximum output)");
   replay->add_flag("--json", as_json, "print the summary as one JSON object");
 
+  ab::ControlCommands control(app, ledger, as_json);  // after status and runs: it extends them
   CLI11_PARSE(app, argc, argv);
+  if (int rc = 0; control.dispatch(&rc)) return rc;
   if (*status) return ab::show_status(ledger, as_json);
   if (*adjust) return ab::adjust_run(ledger, adj_run, adj_amount, adj_reason, audit_log, as_json);
   if (*runs) return ab::show_runs(ledger, as_json, closed, limit);
