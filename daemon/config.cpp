@@ -419,6 +419,10 @@ bool parse_config(const std::string& text, const std::string& file, DaemonConfig
       uint64_t u = 0;
       if (!read_uint(v, 1, 86400, &u)) r.at(&v, key, "must be 1-86400 seconds");
       else c.forecast_min_age_s = u;
+    } else if (k == "forecast_horizon_s") {
+      uint64_t u = 0;
+      if (!read_uint(v, 1, 86400 * 366, &u)) r.at(&v, key, "must be 1 second to 366 days");
+      else c.forecast_horizon_s = u;
     } else if (k == "notify" || k == "control" || k == "metrics") {
       auto* t = v.as_table();
       if (!t) r.at(&v, key, "must be a table [" + key + "]");

@@ -46,6 +46,7 @@ struct ExecSinkConfig {
   std::string command;
   uint32_t timeout_ms = 5000;  // then SIGKILL
   EventFilter events;
+  bool operator==(const ExecSinkConfig&) const = default;
 };
 
 // POSTs each event as JSON; retries with exponential backoff.
@@ -55,12 +56,14 @@ struct WebhookConfig {
   uint32_t retries = 5;        // attempts after the first
   uint32_t backoff_ms = 250;   // doubled after every failed attempt
   EventFilter events;
+  bool operator==(const WebhookConfig&) const = default;
 };
 
 struct NotifyConfig {
   bool log = true;
   std::vector<ExecSinkConfig> exec;
   std::vector<WebhookConfig> webhooks;
+  bool operator==(const NotifyConfig&) const = default;
 };
 
 struct ControlConfig {
@@ -86,6 +89,7 @@ struct DaemonConfig {
   std::string state_dir;              // empty: default_state_dir()
   uint32_t snapshot_interval_ms = 1000;
   uint64_t forecast_min_age_s = 30;   // a run must have spent this long before it is forecast
+  uint64_t forecast_horizon_s = 900;  // forecast horizon of runs without max duration, pools without period
   NotifyConfig notify;
   ControlConfig control;
   MetricsConfig metrics;

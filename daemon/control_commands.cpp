@@ -164,7 +164,8 @@ json event_bits(uint32_t bits) {
                                                              {kEventUnpriced, "unpriced_model"},
                                                              {kEventClosed, "run_closed"},
                                                              {kEventLoop, "loop_detected"},
-                                                             {kEventDenied, "call_denied"}};
+                                                             {kEventDenied, "call_denied"},
+                                                             {kEventForecast, "forecast_over_budget"}};
   for (auto& [b, n] : kNames)
     if (bits & b) a.push_back(n);
   return a;
@@ -221,6 +222,17 @@ bool append_audit(const std::string& path, const json& rec, std::string* err) {
   ok = std::fclose(f) == 0 && ok;
   if (!ok) *err = "cannot write the audit log " + path;
   return ok;
+}
+
+// A forecast for `run ID` and `pools`; null until there is a rate.
+json forecast_json(const Forecast& f) {
+  if (!f.known) return nullptr;
+  return {{"method", "spend rate averaged over the last minute"},
+          {"rate_nanos_per_s", int64_t(f.rate_nanos_per_s)},
+          {"projected_nanos", f.projected},
+          {"horizon_unix_s", f.horizon_unix_s},
+          {"exhaust_in_s", f.exhaust_in_s < 0 ? json(nullptr) : json(f.exhaust_in_s)},
+          {"over_budget", f.over_budget}};
 }
 
 }  // namespace
@@ -405,20 +417,7 @@ json ControlServer::cmd_run(const json& req) {
                        {"owner_pid", uint32_t(w)}});
     }
     r["holds"] = holds;
-    // A linear forecast from the spend rate since the first charge.
-    uint64_t now = unix_ns();
-    Nanos load = st.spent + st.child_spent;
-    if (st.state == SlotState::kActive && st.first_charge_unix_ns && now > st.first_charge_unix_ns + 1'000'000'000u &&
-        load > 0) {
-      double secs = double(now - st.first_charge_unix_ns) / 1e9;
-      double rate = double(load) / secs;  // nanos per second; display only, never enforcement
-      json f = {{"method", "linear since the first charge"}, {"rate_nanos_per_s", int64_t(rate)}};
-      if (st.hard != kNoLimit)
-        f["exhaust_in_s"] = load >= st.hard ? 0 : int64_t(double(st.hard - load) / rate);
-      r["forecast"] = f;
-    } else {
-      r["forecast"] = nullptr;
-    }
+    r["forecast"] = forecast_json(d_.forecaster().run(ref.index, st.generation));
   }
   json reply = {{"ok", true}, {"run", r}};
   if (History* h = d_.history(); h && h->ok()) {
@@ -461,7 +460,8 @@ json ControlServer::cmd_pools() {
                    {"held_nanos", p.held.load(std::memory_order_relaxed)},
                    {"total_spent_nanos", p.total_spent.load(std::memory_order_relaxed)},
                    {"previous_spent_nanos", p.previous_spent.load(std::memory_order_relaxed)},
-                   {"next_reset_unix_s", reset == INT64_MAX ? json(nullptr) : json(reset)}});
+                   {"next_reset_unix_s", reset == INT64_MAX ? json(nullptr) : json(reset)},
+                   {"forecast", forecast_json(d_.forecaster().pool(i))}});
   }
   return {{"ok", true}, {"pools", out}};
 }

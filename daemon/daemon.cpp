@@ -77,6 +77,7 @@ bool Daemon::start(std::string* message) {
   scanner_ = std::make_unique<EventScanner>(*ledger_);
   reaper_ = std::make_unique<HoldReaper>(*ledger_, self_identity());
   recycler_ = std::make_unique<SlotRecycler>(*ledger_, cfg_.closed_run_grace_s);
+  forecaster_ = std::make_unique<Forecaster>(*ledger_);
   // Enforcement does not depend on the history: a database that cannot be
   // opened is logged (by History) and reported, and the daemon runs on.
   history_ = std::make_unique<History>();
@@ -131,10 +132,13 @@ size_t Daemon::tick(bool force_scan, uint64_t now_unix_ns) {
     spdlog::info("holds: released {} of dead processes, {} past their lease; repaired {} interrupted updates",
                  r.released_dead, r.released_lease, r.repaired);
   size_t delivered = scanner_->scan(sinks_, force_scan);
+  // Forecasts and recycling scan the whole table: once a second is plenty.
+  // Recycling comes after the event scan, so a closed run is announced
+  // before it goes.
+  const bool full_pass = force_scan || ticks_ % std::max<uint64_t>(1, 1000 / cfg_.tick_ms) == 0;
+  if (full_pass) delivered += forecaster_->pass(sinks_, {cfg_.forecast_min_age_s, cfg_.forecast_horizon_s}, now);
   history_->commit();  // this tick's events in one transaction
-  // Recycling scans the whole table: once a second is plenty. After the
-  // event scan, so a closed run is announced before it goes.
-  if (force_scan || ticks_ % std::max<uint64_t>(1, 1000 / cfg_.tick_ms) == 0) {
+  if (full_pass) {
     RecycleStats rs = recycler_->pass(now);
     recycled_.recycled += rs.recycled;
     recycled_.emptied += rs.emptied;
@@ -229,6 +233,13 @@ void Daemon::close_notify() {
   };
   for (auto& w : old_webhooks) w->shutdown(left());
   for (auto& x : old_exec) x->shutdown(left());
+}
+
+void Daemon::apply_signals() {
+  std::lock_guard lock(notify_mu_);
+  std::erase(sinks_, signaller_.get());
+  signaller_->set_policies(cfg_.policies);
+  if (signaller_->active()) sinks_.push_back(signaller_.get());
 }
 
 void Daemon::apply_notify() {

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "file_stamp.h"
+#include "forecaster.h"
 #include "event.h"
 #include "event_scanner.h"
 #include "exec_sink.h"
@@ -49,6 +50,9 @@ class Daemon {
   // `now_unix_ns` (0: the clock) lets tests move time for leases.
   size_t tick(bool force_scan, uint64_t now_unix_ns = 0);
   const ReapStats& reaped() const { return reaped_; }
+  // Spend rates and projections as of the last full pass; read it with
+  // config_mutex() held (the loop updates it under that mutex).
+  const Forecaster& forecaster() const { return *forecaster_; }
   const RecycleStats& recycled() const { return recycled_; }
   // Counters for metrics (an event sink too), and the port the metrics
   // server listens on (0: none; [metrics] listen with port 0 picks one).
@@ -98,6 +102,7 @@ class Daemon {
   std::unique_ptr<EventScanner> scanner_;
   std::unique_ptr<HoldReaper> reaper_;
   std::unique_ptr<SlotRecycler> recycler_;
+  std::unique_ptr<Forecaster> forecaster_;
   std::unique_ptr<History> history_;
   std::unique_ptr<HistorySink> history_sink_;
   std::vector<EventSink*> sinks_;
@@ -105,6 +110,9 @@ class Daemon {
   // (Re)builds the log, webhook, exec and signal sinks from cfg_ (at start;
   // after a reload, with config_mu_ held). Other sinks stay.
   void apply_notify();
+  // After a reload that left [notify] as it was: only the policies'
+  // on_hard_signal may have changed (webhook queues are kept).
+  void apply_signals();
   // Removes those sinks; their queues get a short shared grace to drain.
   void close_notify();
   mutable std::mutex notify_mu_;  // guards the three below against stats readers

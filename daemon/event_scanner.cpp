@@ -130,7 +130,10 @@ size_t EventScanner::scan_pools(const std::vector<EventSink*>& sinks) {
     uint64_t bits = ev & 0xFFFFFFFFFFFFull;
     uint64_t due = (ev >> 48) == (done >> 48) ? bits & ~done : bits;
     if (!due) continue;
-    p.delivered.store(ev, std::memory_order_release);  // before delivering, as for runs
+    // Before delivering, as for runs. The forecaster's bit of this period
+    // (clients never set it) is kept.
+    uint64_t forecast = (ev >> 48) == (done >> 48) ? done & kEventForecast : 0;
+    p.delivered.store(ev | forecast, std::memory_order_release);
     base.period = tag;
     base.spent = p.total_spent.load(std::memory_order_relaxed) - p.period_base.load(std::memory_order_relaxed);
     for (uint32_t k = 0; k < d.soft_count && k < uint32_t(kMaxSoftThresholds); ++k) {

@@ -140,6 +140,7 @@ enum EventBit : uint32_t {
   kEventClosed = 1u << 10,
   kEventLoop = 1u << 11,
   kEventDenied = 1u << 12,  // the run's first denied call (last_denial says why)
+  kEventForecast = 1u << 13,  // forecast_over_budget; set by the daemon only (daemon/forecaster.h)
 };
 inline constexpr uint32_t soft_event_bit(int k) { return kEventSoft0 << k; }
 

@@ -63,6 +63,16 @@ std::string bar(Nanos used, Nanos limit, int width) {
   return "[" + std::string(size_t(full), '#') + std::string(size_t(width - full), '.') + "]";
 }
 
+// "  forecast    $0.0120/min, $1.84 by 14:05:00 (over budget), hard limit in 300 s"
+void print_forecast(const json& f) {
+  double per_min = double(f.value("rate_nanos_per_s", int64_t(0))) * 60 / 1e9;
+  std::string line = "  forecast    $" + format_usd(Nanos(per_min * 1e9), 4) + "/min, " +
+                     usd_of(f["projected_nanos"]) + " by " + time_of(f.value("horizon_unix_s", 0ull) * 1'000'000'000u);
+  if (f.value("over_budget", false)) line += " (over budget)";
+  if (f["exhaust_in_s"].is_number()) line += ", hard limit in " + f["exhaust_in_s"].dump() + " s";
+  std::printf("%s\n", line.c_str());
+}
+
 void print_runs_table(const json& runs) {
   std::printf("%-40s %-12s %-7s %12s %12s %8s %6s\n", "RUN", "POLICY", "STATE", "SPENT", "HARD", "CALLS", "INFL");
   for (auto& r : runs)
@@ -142,12 +152,7 @@ void print_run(const json& reply) {
     std::printf("  hold        %s %s by pid %llu since %s\n", str_of(h, "state").c_str(),
                 usd_of(h["estimate_nanos"], 4).c_str(), (unsigned long long)h.value("owner_pid", 0ull),
                 time_of(h.value("created_unix_ns", 0ull)).c_str());
-  if (r["forecast"].is_object()) {
-    const json& f = r["forecast"];
-    double per_min = double(f.value("rate_nanos_per_s", int64_t(0))) * 60 / 1e9;
-    std::printf("  forecast    $%.4f/min%s\n", per_min,
-                f.contains("exhaust_in_s") ? (", hard limit in " + f["exhaust_in_s"].dump() + " s").c_str() : "");
-  }
+  if (r["forecast"].is_object()) print_forecast(r["forecast"]);
   if (reply.contains("events"))
     for (auto& e : reply["events"])
       std::printf("  event       %s %s spent %s\n", time_of(e.value("unix_ns", 0ull)).c_str(), str_of(e, "kind").c_str(),
@@ -165,6 +170,7 @@ void print_pools(const json& pools) {
                     ? time_of(p["next_reset_unix_s"].get<uint64_t>() * 1'000'000'000u).c_str()
                     : "-",
                 bar(spent, hard, 20).c_str());
+    if (p["forecast"].is_object()) print_forecast(p["forecast"]);
   }
 }
 
