@@ -79,7 +79,12 @@ bool Daemon::reload_locked(std::string* error) {
   // Everything is checked: from here the new configuration applies whole.
   write_config_segment(seg, next, prices.models);
   refresh_run_thresholds(*ledger_);
+  const bool notify_changed = !(next.notify == cfg_.notify);
   cfg_ = std::move(next);
+  // New sinks only when [notify] changed: queued webhook deliveries survive
+  // a reload that only moved limits.
+  if (notify_changed) apply_notify();
+  else apply_signals();
   models_ = std::move(prices.models);
   model_count_ = models_.size();
   last_reload_error_.clear();
