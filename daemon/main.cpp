@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <iostream>
@@ -13,14 +14,19 @@
 #include "systemd_notify.h"
 #include "segment.h"
 
-static ab::Daemon* g_daemon = nullptr;
+// The handlers are installed before the ledger exists, so a SIGTERM that
+// arrives while the daemon starts (a client may already see the ledger) is
+// kept and honoured as soon as the loop begins, instead of killing it.
+static std::atomic<ab::Daemon*> g_daemon{nullptr};
+static volatile sig_atomic_t g_stop_requested = 0;
 
 extern "C" void on_signal(int) {
-  if (g_daemon) g_daemon->stop();
+  g_stop_requested = 1;
+  if (ab::Daemon* d = g_daemon.load()) d->stop();
 }
 
 extern "C" void on_sighup(int) {
-  if (g_daemon) g_daemon->request_reload();
+  if (ab::Daemon* d = g_daemon.load()) d->request_reload();
 }
 
 int main(int argc, char** argv) {
@@ -87,13 +93,6 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  ab::Daemon daemon(cfg);
-  daemon.set_discard_bad_snapshot(discard_snapshot);
-  if (!daemon.start(&message)) {
-    spdlog::error("{}", message);
-    return 1;
-  }
-  g_daemon = &daemon;
   struct sigaction sa{};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
@@ -103,9 +102,18 @@ int main(int argc, char** argv) {
   hup.sa_handler = on_sighup;
   sigemptyset(&hup.sa_mask);
   sigaction(SIGHUP, &hup, nullptr);
+
+  ab::Daemon daemon(cfg);
+  daemon.set_discard_bad_snapshot(discard_snapshot);
+  if (!daemon.start(&message)) {
+    spdlog::error("{}", message);
+    return 1;
+  }
+  g_daemon.store(&daemon);
+  if (g_stop_requested) daemon.stop();  // asked while starting: run() stops at once, cleanly
   // systemd (Type=notify): the ledger exists and clients may use it.
   ab::notify_ready("serving ledger '" + cfg.ledger + "' (" + std::to_string(daemon.ledger().capacity()) + " run slots)");
   daemon.run();
-  g_daemon = nullptr;
+  g_daemon.store(nullptr);
   return 0;
 }
