@@ -9,15 +9,22 @@ D="$BUILD/daemon/agentbudgetd"
 CTL="$BUILD/tools/agentbudgetctl"
 # A ledger of its own, so the demo never touches a production ledger.
 export AGENTBUDGET_LEDGER="agentbudget-demo"
-LOG="$(mktemp /tmp/agentbudgetd-demo.XXXXXX.log)"
+# Its snapshot, history and control socket in a folder of its own too, the
+# way systemd hands them to the service (the configuration stays built in).
+WORK="$(mktemp -d /tmp/agentbudget-demo.XXXXXX)"
+export STATE_DIRECTORY="$WORK/state" RUNTIME_DIRECTORY="$WORK/run"
+mkdir -p "$STATE_DIRECTORY" "$RUNTIME_DIRECTORY"
+LOG="$WORK/agentbudgetd.log"
 
 "$D" > "$LOG" 2>&1 &
 DPID=$!
+WPID=""
 cleanup() {
+  [ -n "$WPID" ] && kill "$WPID" 2>/dev/null || true
   kill "$DPID" 2>/dev/null || true
   wait "$DPID" 2>/dev/null || true
   "$D" --remove-ledger > /dev/null 2>&1 || true
-  rm -f "$LOG"
+  rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
 i=0
@@ -37,6 +44,15 @@ head -n 1 "$LOG"
 
 section "1. Replay every bundled run with no budget: what the agents really cost"
 "$CTL" replay --traces "$ROOT/data/traces" --prefix unlimited --quiet
+
+sleep 1.2  # the daemon records the closed runs in its history within a second
+section "What budget should a run get? agentbudgetctl suggest, from the closed runs above"
+"$CTL" suggest
+
+# From here on, the daemon's live event stream, as an operator would watch it.
+"$CTL" watch > "$WORK/watch.log" 2>&1 &
+WPID=$!
+sleep 0.2
 
 section "2. The same runs with a \$1.00 hard limit and a \$0.50 soft threshold per run"
 OUT="$(mktemp)"
@@ -61,10 +77,15 @@ rm -f "$OUT"
 section "5. A tight \$0.25 budget, as JSON"
 "$CTL" replay --traces "$ROOT/data/traces" --budget 0.25 --prefix budget025 --json
 
-sleep 0.5  # one daemon tick to deliver the last events
-section "What the daemon said (notifications, first 12 of $(grep -cE 'soft_threshold|hard_limit|unpriced_model' "$LOG"))"
-grep -E "soft_threshold|hard_limit|unpriced_model" "$LOG" | head -n 12
-echo "  soft threshold notifications: $(grep -c soft_threshold "$LOG"), hard limit: $(grep -c hard_limit "$LOG"), unpriced model: $(grep -c unpriced_model "$LOG")"
+sleep 1.2  # one full daemon pass delivers the last events
+section "What the daemon said: its event stream (agentbudgetctl watch), 12 of $(($(wc -l < "$WORK/watch.log") - 1)) events"
+grep -v " run_closed " "$WORK/watch.log" | head -n 12
+for k in soft_threshold hard_limit call_denied loop_detected unpriced_model run_closed; do
+  printf '  %-16s %s\n' "$k" "$(grep -c " $k " "$WORK/watch.log" || true)"
+done
+
+section "The same events in the daemon's history database (agentbudgetctl history)"
+"$CTL" history --kind hard_limit --limit 5
 
 section "The costliest runs in the ledger"
 "$CTL" runs --closed --limit 8
