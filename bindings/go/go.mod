@@ -1,0 +1,3 @@
+module agentbudget
+
+go 1.19
