@@ -5,7 +5,7 @@
 JOBS ?= $(shell nproc)
 BUILD_TYPE ?= RelWithDebInfo
 
-.PHONY: all setup build build-asan build-tsan demo test test-plain test-asan test-tsan bench clean
+.PHONY: all setup build build-asan build-tsan build-fuzz demo test test-plain test-asan test-tsan test-fuzz bench clean
 
 all: build
 
@@ -24,6 +24,11 @@ build-tsan: setup
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAB_SANITIZE=thread > /dev/null
 	cmake --build build-tsan -j $(JOBS)
 
+# libFuzzer needs clang; this build holds only the libraries and the fuzz targets.
+build-fuzz: setup
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAB_FUZZ=ON > /dev/null
+	cmake --build build-fuzz -j $(JOBS)
+
 demo: build
 	scripts/demo.sh build
 
@@ -39,16 +44,21 @@ test-asan: build-asan
 test-tsan: build-tsan
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) -R "^Threads\\."
 
+# Each fuzz target: its kept regression inputs, then AB_FUZZ_SECONDS (10) of fuzzing.
+test-fuzz: build-fuzz
+	cd build-fuzz && ctest --output-on-failure -j $(JOBS)
+
 # Every stage must pass before this runs, so all the tests counted passed.
-test: test-plain test-asan test-tsan
+test: test-plain test-asan test-tsan test-fuzz
 	@plain=$$(cd build && ctest -N | sed -n 's/^Total Tests: //p'); \
 	 asan=$$(cd build-asan && ctest -N | sed -n 's/^Total Tests: //p'); \
 	 tsan=$$(cd build-tsan && ctest -N -R "^Threads\\." | sed -n 's/^Total Tests: //p'); \
-	 echo "plain $$plain, ASan+UBSan $$asan, TSan $$tsan"; \
-	 echo "tests: $$((plain + asan + tsan)) passed, 0 failed"
+	 fuzz=$$(cd build-fuzz && ctest -N | sed -n 's/^Total Tests: //p'); \
+	 echo "plain $$plain, ASan+UBSan $$asan, TSan $$tsan, fuzz targets $$fuzz"; \
+	 echo "tests: $$((plain + asan + tsan + fuzz)) passed, 0 failed"
 
 bench: build
 	build/bench/ab_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz

@@ -68,7 +68,8 @@ struct Args {
   std::string err;
 
   bool only(std::initializer_list<const char*> keys) {
-    for (auto& [k, v] : req.items()) {
+    for (auto& item : req.items()) {
+      const std::string& k = item.key();
       if (k == "cmd" || std::find_if(keys.begin(), keys.end(), [&](const char* a) { return k == a; }) != keys.end())
         continue;
       std::string list;

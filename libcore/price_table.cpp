@@ -244,7 +244,7 @@ bool parse_litellm_prices(std::string_view json_text, PriceTableLoad* out, std::
   json doc;
   try {
     doc = json::parse(json_text.begin(), json_text.end());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e999
     *error = std::string("price table is not valid JSON: ") + e.what();
     return false;
   }

@@ -4,7 +4,8 @@
 set -eu
 PACKAGES="cmake g++ make pkg-config libboost-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
 libtomlplusplus-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libhowardhinnant-date-dev tzdata
-libsqlite3-dev libcpp-httplib-dev libsystemd-dev libcereal-dev sqlite3 python3 golang-go cargo rustc"
+libsqlite3-dev libcpp-httplib-dev libsystemd-dev libcereal-dev libhiredis-dev sqlite3 python3 golang-go cargo rustc
+clang libclang-rt-14-dev"
 
 missing=""
 for p in $PACKAGES; do

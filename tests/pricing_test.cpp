@@ -434,6 +434,10 @@ TEST(PriceTableParse, MalformedDocumentsGiveClearErrors) {
   EXPECT_NE(error.find("not valid JSON"), std::string::npos) << error;
   EXPECT_FALSE(parse_litellm_prices("[1, 2]", &t, &error));
   EXPECT_NE(error.find("not a JSON object"), std::string::npos) << error;
+  // A number too large for a double is an error, not an exception (found
+  // by the price_table fuzz target: it aborted the daemon).
+  EXPECT_FALSE(parse_litellm_prices(R"({"m": {"max_tokens": 3.6e406}})", &t, &error));
+  EXPECT_NE(error.find("not valid JSON"), std::string::npos) << error;
 
   EXPECT_FALSE(parse_litellm_prices(R"({"ok": {"input_cost_per_token": 1e-06},
                                         "bad-model": {"input_cost_per_token": -1e-06}})",
