@@ -395,6 +395,7 @@ TEST(Pools, RandomSigkillStressOnSharedPools) {
   const int trials = 1000, children = 3, runs_per_trial = 2;
   auto* committed = shared_array<std::atomic<int64_t>>(children * runs_per_trial);
   auto* committing = shared_array<std::atomic<int64_t>>(children * runs_per_trial);
+  auto* started = shared_array<std::atomic<int>>(1);
   std::string name = t.name();
   std::mt19937 rng(424242);
   ab_ledger* l = t.open();
@@ -411,6 +412,7 @@ TEST(Pools, RandomSigkillStressOnSharedPools) {
       runs[r] = begin(l, ids[r].c_str(), "0.002", "team=support");
     }
     for (int i = 0; i < children * runs_per_trial; ++i) committed[i] = 0, committing[i] = 0;
+    *started = 0;
     unsigned seed = rng();
     bool exact = trial % 2 == 1;
     auto pids = fork_children(children, [&](int c) {
@@ -420,6 +422,7 @@ TEST(Pools, RandomSigkillStressOnSharedPools) {
       for (int r = 0; r < runs_per_trial; ++r)
         if (ab_run_begin(cl, ids[r].c_str(), nullptr, &mine[r]) != AB_OK) return 2;
       std::mt19937 g(seed + unsigned(c));
+      started->fetch_add(1);
       for (int k = 0; k < 2'000'000; ++k) {
         int r = int(g() % runs_per_trial);
         int64_t est = 1000 + int64_t(g() % 40) * 1000;
@@ -437,6 +440,7 @@ TEST(Pools, RandomSigkillStressOnSharedPools) {
       }
       return 0;
     });
+    wait_until_started(*started, children, pids);
     std::this_thread::sleep_for(std::chrono::microseconds(rng() % 1500));
     for (pid_t p : pids) kill(p, SIGKILL);
     for (pid_t p : pids) waitpid(p, nullptr, 0);

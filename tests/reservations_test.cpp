@@ -409,6 +409,7 @@ TEST(Reservations, RandomSigkillStress) {
   const int trials = 1000, children = 3;
   auto* committed = shared_array<std::atomic<int64_t>>(children);
   auto* committing = shared_array<std::atomic<int64_t>>(children);
+  auto* started = shared_array<std::atomic<int>>(1);
   std::string name = t.name();
   std::mt19937 rng(20261203);
   int64_t total_killed = 0;
@@ -420,6 +421,7 @@ TEST(Reservations, RandomSigkillStress) {
     o.max_in_flight = 4;
     Opened run(name, id.c_str(), &o);
     for (int c = 0; c < children; ++c) committed[c] = 0, committing[c] = 0;
+    *started = 0;
     unsigned seed = rng();
     bool exact = trial % 2 == 1;
     auto pids = fork_children(children, [&](int c) {
@@ -428,6 +430,7 @@ TEST(Reservations, RandomSigkillStress) {
       ab_hold held[2];
       int64_t est_of[2] = {0, 0};
       int n = 0;
+      started->fetch_add(1);
       for (int k = 0; k < 2'000'000; ++k) {  // until killed, in practice
         // Keep up to two holds outstanding, so several processes contend
         // for max_in_flight = 4 and kills often land while holding.
@@ -457,6 +460,7 @@ TEST(Reservations, RandomSigkillStress) {
       }
       return 0;
     });
+    wait_until_started(*started, children, pids);
     std::this_thread::sleep_for(std::chrono::microseconds(rng() % 1500));
     int64_t in_doubt = 0;
     for (int c = 0; c < children; ++c) {

@@ -54,6 +54,16 @@ TestLedger::~TestLedger() {
   if (!state_dir_.empty()) std::filesystem::remove_all(state_dir_);
 }
 
+void wait_until_started(const std::atomic<int>& started, int n, const std::vector<pid_t>& pids) {
+  for (int i = 0; i < 100'000 && started.load() < n; ++i) {
+    for (pid_t p : pids) {
+      siginfo_t info{};
+      if (waitid(P_PID, id_t(p), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == p) return;
+    }
+    usleep(100);
+  }
+}
+
 std::string make_temp_dir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "abtest-XXXXXX").string();
   if (!mkdtemp(tmpl.data())) std::abort();

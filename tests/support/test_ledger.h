@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <new>
 
@@ -48,6 +49,10 @@ std::string make_temp_dir();
 // Forks `n` children running fn(i); each child's return value is its exit
 // code. Returns the pids (not yet waited for).
 std::vector<pid_t> fork_children(int n, const std::function<int(int)>& fn);
+// Waits until `started` reaches `n` (each child adds 1 once it is at work)
+// or a child has exited, bounded by 10 s. Kills aimed "mid-work" land there
+// however slowly a loaded machine forks.
+void wait_until_started(const std::atomic<int>& started, int n, const std::vector<pid_t>& pids);
 // Waits for all pids; returns how many exited with code 0.
 int wait_all(const std::vector<pid_t>& pids);
 
