@@ -57,8 +57,9 @@ test: test-plain test-asan test-tsan test-fuzz
 	 echo "plain $$plain, ASan+UBSan $$asan, TSan $$tsan, fuzz targets $$fuzz"; \
 	 echo "tests: $$((plain + asan + tsan + fuzz)) passed, 0 failed"
 
+# The comparison of README "Performance": prints the table, saves bench/results/.
 bench: build
-	build/bench/ab_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+	scripts/bench.sh build
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
