@@ -16,6 +16,31 @@
 
 namespace abtest {
 
+namespace {
+
+// Every daemon a test starts, in-process or as a child process, keeps its
+// snapshot, history and control socket in one folder of this test process
+// (as systemd's StateDirectory and RuntimeDirectory would), never in the
+// host's /var/lib/agentbudget. Removed when the test process exits.
+struct PrivateDaemonFolders {
+  std::string dir;
+  pid_t owner = getpid();
+  PrivateDaemonFolders() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "abtest-state-XXXXXX").string();
+    if (!mkdtemp(tmpl.data())) std::abort();
+    dir = tmpl;
+    setenv("STATE_DIRECTORY", dir.c_str(), 1);
+    setenv("RUNTIME_DIRECTORY", dir.c_str(), 1);
+  }
+  ~PrivateDaemonFolders() {
+    if (getpid() != owner) return;  // forked children leave it to their parent
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+} g_private_folders;
+
+}  // namespace
+
 std::string unique_ledger_name() {
   static std::atomic<int> n{0};
   return "abtest-" + std::to_string(getpid()) + "-" + std::to_string(n++);
