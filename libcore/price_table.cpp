@@ -17,11 +17,15 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
 #include <optional>
 #include <set>
+#include <vector>
+
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -287,8 +291,28 @@ bool load_litellm_prices(const std::string& path, PriceTableLoad* out, std::stri
   return true;
 }
 
+// The installed table, found from the running program (<prefix>/bin/.. +
+// AB_DATA_DIR_FROM_BIN: works for any install prefix and an unpacked
+// package); else the source tree's (programs run from the build tree); else
+// the one under the prefix configured at build time.
 std::string default_price_table_path() {
-  return AB_DEFAULT_DATA_DIR "/prices/litellm_model_prices_and_context_window.json";
+  const std::string file = "/prices/litellm_model_prices_and_context_window.json";
+  std::vector<std::string> candidates;
+#ifdef AB_DATA_DIR_FROM_BIN
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    std::filesystem::path bin = std::filesystem::path(std::string(exe, size_t(n))).parent_path();
+    candidates.push_back((bin / AB_DATA_DIR_FROM_BIN).lexically_normal().string() + file);
+  }
+#endif
+  candidates.push_back(AB_DEFAULT_DATA_DIR + file);
+#ifdef AB_INSTALL_DATA_DIR
+  candidates.push_back(AB_INSTALL_DATA_DIR + file);
+#endif
+  for (const std::string& c : candidates)
+    if (access(c.c_str(), R_OK) == 0) return c;
+  return AB_DEFAULT_DATA_DIR + file;
 }
 
 }  // namespace ab
