@@ -17,7 +17,7 @@ build: setup
 	cmake --build build -j $(JOBS)
 
 build-asan: setup
-	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAB_SANITIZE=address > /dev/null
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAB_SANITIZE=address -DAB_CRASH_POINTS=ON > /dev/null
 	cmake --build build-asan -j $(JOBS)
 
 build-tsan: setup

@@ -1,5 +1,7 @@
 #include "snapshot.h"
 
+#include "crash_point.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -443,6 +445,7 @@ bool write_file_atomically(const std::string& path, std::string_view bytes, std:
     return fail("fsync " + tmp, e);
   }
   if (close(fd) != 0) return fail("close " + tmp, errno);
+  AB_CRASH_POINT("snapshot.tmp_written");
   // The rename publishes: readers see the old file or the whole new one.
   if (rename(tmp.c_str(), path.c_str()) != 0) return fail("rename " + tmp, errno);
   // Make the rename itself durable.

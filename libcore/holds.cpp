@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "clock.h"
+#include "crash_point.h"
 #include "hold_table.h"
 #include "levels.h"
 #include "run_limits.h"
@@ -118,6 +119,7 @@ Status reserve(const Ledger& l, const RunRef& r, Nanos estimate, uint64_t finger
         why = Reason::kRunHard;
       } else {
         h->stage.fetch_or(kStageHeld, std::memory_order_release);
+        AB_CRASH_POINT("reserve.run_held");
         if (!lv.empty() && !add_held_to_levels(l, lv, estimate, &why, &pool))
           run.held.fetch_sub(estimate, std::memory_order_seq_cst);
       }
@@ -165,6 +167,7 @@ Status commit(const Ledger& l, const RunRef& r, HoldRef ref, Nanos actual, const
   Status s = record_spend(l, r, actual, tokens, out, /*count_call=*/false);
   if (s == Status::kOk) {
     h->stage.fetch_or(kStageSpent, std::memory_order_release);
+    AB_CRASH_POINT("commit.run_recorded");
     add_spent_to_levels(l, lv, actual);
   }
   run.held.fetch_sub(h->estimate, std::memory_order_seq_cst);
@@ -215,6 +218,7 @@ bool reclaim_hold(const Ledger& l, uint32_t index, const ProcessIdentity& daemon
                                       std::memory_order_seq_cst))
     return false;
   h.owner_start_ticks.store(daemon.start_ticks, std::memory_order_relaxed);
+  AB_CRASH_POINT("reclaim.marked");
   if (h.run_index < l.capacity()) {
     RunSlot& run = l.slots()[h.run_index];
     if (word_generation(run.word.load(std::memory_order_acquire)) == h.run_generation) {
@@ -223,6 +227,7 @@ bool reclaim_hold(const Ledger& l, uint32_t index, const ProcessIdentity& daemon
       run.hold_seq.fetch_add(1, std::memory_order_seq_cst);
       touch_levels(lv);
       run.held.fetch_sub(h.estimate, std::memory_order_seq_cst);
+      AB_CRASH_POINT("reclaim.run_released");
       sub_held_from_levels(lv, h.estimate);
       run.in_flight.fetch_sub(1, std::memory_order_acq_rel);
     }

@@ -1,5 +1,7 @@
 #include "ledger.h"
 
+#include "crash_point.h"
+
 #include <sched.h>
 #include <unistd.h>
 
@@ -321,7 +323,9 @@ Status Ledger::create_run(std::string_view run_id, uint64_t hash, const BeginOpt
     uint32_t gen = word_generation(w) + (st == SlotState::kTombstone ? 1 : 0);
     uint64_t claim = pack_word(SlotState::kClaiming, gen, me.pid);
     if (!s.word.compare_exchange_strong(w, claim, std::memory_order_seq_cst)) continue;
+    AB_CRASH_POINT("begin.claimed");
     fill_new_run(s, run_id, hash, create, policy, levels, me);
+    AB_CRASH_POINT("begin.filled");
     // If the daemon recycled slots while we walked, a slot we passed may
     // have become empty, hiding ours: check before publishing.
     if ((epoch & 1) || header_->recycle_epoch.load(std::memory_order_seq_cst) != epoch) {

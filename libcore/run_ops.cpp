@@ -1,5 +1,7 @@
 #include "run_ops.h"
 
+#include "crash_point.h"
+
 #include "clock.h"
 #include "hold_table.h"
 #include "levels.h"
@@ -105,7 +107,10 @@ Status charge(const Ledger& l, const RunRef& r, Nanos nanos, const Usage* tokens
   Levels lv;
   LevelsOp op(l, r, &lv);
   Status rs = record_spend(l, r, nanos, tokens, out, count_call);
-  if (rs == Status::kOk) add_spent_to_levels(l, lv, nanos);
+  if (rs == Status::kOk) {
+    AB_CRASH_POINT("charge.run_recorded");
+    add_spent_to_levels(l, lv, nanos);
+  }
   return rs;
 }
 
