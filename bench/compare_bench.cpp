@@ -213,11 +213,13 @@ void begin_new_ids(benchmark::State& state, BenchDaemon& d, size_t batch) {
   d.daemon->tick(true);
 }
 
+// On a ledger like the main one, without the history (see BenchDaemon).
 void BM_AB_BeginNew(benchmark::State& state) {
-  main_run();
-  begin_new_ids(state, main_ledger(), 1024);
+  static BenchDaemon churn(ab::kDefaultRunCapacity, ab::kDefaultRunCapacity,
+                           [](ab::DaemonConfig& c) { c.closed_run_grace_s = 0; }, false);
+  begin_new_ids(state, churn, 1024);
 }
-BENCHMARK(BM_AB_BeginNew);
+BENCHMARK(BM_AB_BeginNew)->Iterations(65536);
 
 // ---- two threads / two processes ---------------------------------------
 
@@ -435,13 +437,14 @@ BENCHMARK(BM_Redis_LuaCheckAndCharge)->UseRealTime();
 // slots rounded up to a power of two, as the daemon's default sizes it.
 struct ScaleLedger {
   uint32_t runs;
+  bool history;
   std::unique_ptr<BenchDaemon> d;
   std::vector<std::string> ids;   // shuffled
   std::vector<ab_run*> handles;   // shuffled independently of ids
-  explicit ScaleLedger(uint32_t n) : runs(n) {
+  ScaleLedger(uint32_t n, bool with_history) : runs(n), history(with_history) {
     uint32_t cap = 16;
     while (cap < 2 * n) cap *= 2;
-    d = std::make_unique<BenchDaemon>(cap, 65536, [](ab::DaemonConfig& c) { c.closed_run_grace_s = 0; });
+    d = std::make_unique<BenchDaemon>(cap, 65536, [](ab::DaemonConfig& c) { c.closed_run_grace_s = 0; }, history);
     ids.reserve(n);
     handles.reserve(n);
     for (uint32_t i = 0; i < n; ++i) {
@@ -460,11 +463,13 @@ struct ScaleLedger {
   uint64_t segment_bytes() const { return ab::data_segment_size(d->daemon->config().run_capacity, 65536); }
 };
 
-ScaleLedger& scale(uint32_t n) {
+// The daemon's pass is measured with its history, as it runs; the begin of
+// new ids (which ends and recycles them in batches) without it.
+ScaleLedger& scale(uint32_t n, bool history = true) {
   static std::unique_ptr<ScaleLedger> current;
-  if (!current || current->runs != n) {
+  if (!current || current->runs != n || current->history != history) {
     current.reset();  // one table at a time
-    current = std::make_unique<ScaleLedger>(n);
+    current = std::make_unique<ScaleLedger>(n, history);
   }
   return *current;
 }
@@ -501,7 +506,7 @@ void BM_Scale_BeginExisting(benchmark::State& state) {
 }
 
 void BM_Scale_BeginNew(benchmark::State& state) {
-  ScaleLedger& s = scale(uint32_t(state.range(0)));
+  ScaleLedger& s = scale(uint32_t(state.range(0)), false);
   begin_new_ids(state, *s.d, std::max<size_t>(128, s.runs / 8));
 }
 
@@ -538,7 +543,6 @@ void BM_Scale_SnapshotWrite(benchmark::State& state) {
   for (int64_t n : {1000, 65536, 1048576}) {
     benchmark::RegisterBenchmark("BM_Scale_Charge", BM_Scale_Charge)->Arg(n);
     benchmark::RegisterBenchmark("BM_Scale_BeginExisting", BM_Scale_BeginExisting)->Arg(n);
-    benchmark::RegisterBenchmark("BM_Scale_BeginNew", BM_Scale_BeginNew)->Arg(n);
     if (n >= 65536) {
       benchmark::RegisterBenchmark("BM_Scale_DaemonPass", BM_Scale_DaemonPass)->Arg(n)->Unit(benchmark::kMillisecond);
       benchmark::RegisterBenchmark("BM_Scale_SnapshotCapture", BM_Scale_SnapshotCapture)
@@ -549,6 +553,11 @@ void BM_Scale_SnapshotWrite(benchmark::State& state) {
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
     }
+    // A fixed count: a few batches of n / 8 new ids (at least 16,384 begins).
+    int64_t batch = std::max<int64_t>(128, n / 8);
+    benchmark::RegisterBenchmark("BM_Scale_BeginNew", BM_Scale_BeginNew)
+        ->Arg(n)
+        ->Iterations(std::max<int64_t>(2 * batch, 16384));
   }
   return true;
 }();

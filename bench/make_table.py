@@ -44,7 +44,7 @@ for n, shown in SIZES:
 for n, shown in SIZES:
     ROWS.append(("Scale", f"`ab_run_begin` of a new id, {shown} runs in the table", f"BM_Scale_BeginNew/{n}"))
 for n, shown in SIZES[1:]:
-    ROWS.append(("Daemon's periodic work", f"full pass (reaper, events, forecasts, recycler), {shown} active runs", f"BM_Scale_DaemonPass/{n}"))
+    ROWS.append(("Daemon's periodic work", f"pass (heartbeat, hold reaper, event scan, forecasts, history commit, recycler), {shown} active runs", f"BM_Scale_DaemonPass/{n}"))
     ROWS.append(("Daemon's periodic work", f"snapshot capture (in the pass, once a second), {shown} active runs", f"BM_Scale_SnapshotCapture/{n}"))
     ROWS.append(("Daemon's periodic work", f"snapshot capture + encode + durable write, {shown} active runs", f"BM_Scale_SnapshotWrite/{n}/real_time"))
 
@@ -55,7 +55,7 @@ REDIS = "BM_Redis_IncrBy/real_time"
 def load_medians(path):
     with open(path) as f:
         raw = json.load(f)
-    med, counters, errors = {}, {}, {}
+    med, cpu, counters, errors = {}, {}, {}, {}
     for b in raw.get("benchmarks", []):
         name = b.get("run_name", b["name"])
         if b.get("error_occurred"):
@@ -64,8 +64,9 @@ def load_medians(path):
         if b.get("aggregate_name", "median" if b.get("run_type") == "iteration" else "") != "median":
             continue
         med[name] = b["real_time"] * UNIT[b.get("time_unit", "ns")]
+        cpu[name] = b["cpu_time"] * UNIT[b.get("time_unit", "ns")]
         counters[name] = {k: v for k, v in b.items() if k in ("runs", "table_slots", "segment_MiB", "bytes_per_run")}
-    return raw, med, counters, errors
+    return raw, med, cpu, counters, errors
 
 
 def fmt_time(ns):
@@ -88,14 +89,14 @@ def fmt_ratio(x):
     return f"{x:,.0f}×"
 
 
-raw, med, counters, errors = load_medians(RAW)
+raw, med, cpu, counters, errors = load_medians(RAW)
 floor = med.get(FLOOR)
 redis = med.get(REDIS)
 
 rows = []
 for group, label, bench in ROWS:
     ns = med.get(bench)
-    r = {"group": group, "label": label, "benchmark": bench, "median_ns": ns}
+    r = {"group": group, "label": label, "benchmark": bench, "median_ns": ns, "median_cpu_ns": cpu.get(bench)}
     if ns is not None and ns < 1e6:
         r["x_floor"] = ns / floor if floor else None
         r["redis_incrby_over_this"] = redis / ns if redis else None

@@ -41,11 +41,14 @@ fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/abbench-XXXXXX")
 redis_pid=""
+bench_pid=""
 cleanup() {
-  if [ -n "$redis_pid" ]; then
-    kill "$redis_pid" 2>/dev/null || true
-    wait "$redis_pid" 2>/dev/null || true
-  fi
+  for p in $bench_pid $redis_pid; do
+    kill "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  # A benchmark killed midway leaves its private ledgers ("abbench-*-PID-*").
+  [ -n "$bench_pid" ] && rm -f /dev/shm/abbench-*-"$bench_pid"-* 2>/dev/null
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -75,10 +78,14 @@ else
 fi
 
 # ---- the benchmarks, all in one process, one after the other ----
+# (Its daemons' state folders go under $tmp, removed at exit.)
 raw="$tmp/compare.json"
-AB_BENCH_REDIS_PORT="$redis_port" "$build/bench/ab_compare_bench" \
+mkdir -p "$tmp/state"
+TMPDIR="$tmp/state" AB_BENCH_REDIS_PORT="$redis_port" "$build/bench/ab_compare_bench" \
   --benchmark_filter="$filter" --benchmark_repetitions="$reps" --benchmark_min_time="$min_time" \
-  --benchmark_report_aggregates_only=true --benchmark_out="$raw" --benchmark_out_format=json
+  --benchmark_report_aggregates_only=true --benchmark_out="$raw" --benchmark_out_format=json &
+bench_pid=$!
+wait "$bench_pid" || { echo "bench: ab_compare_bench failed" >&2; exit 1; }
 
 if [ -n "$redis_pid" ]; then
   kill "$redis_pid" 2>/dev/null || true; wait "$redis_pid" 2>/dev/null || true; redis_pid=""
