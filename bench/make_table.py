@@ -57,7 +57,8 @@ def load_medians(path):
         raw = json.load(f)
     med, cpu, counters, errors = {}, {}, {}, {}
     for b in raw.get("benchmarks", []):
-        name = b.get("run_name", b["name"])
+        # Fixed-count benchmarks carry "/iterations:N" in their names.
+        name = re.sub(r"/iterations:[0-9]+", "", b.get("run_name", b["name"]))
         if b.get("error_occurred"):
             errors[name] = b.get("error_message", "error")
             continue
@@ -76,7 +77,7 @@ def fmt_time(ns):
         return f"{ns:.1f} ns"
     if ns < 10_000:
         return f"{ns:,.0f} ns"
-    if ns < 10_000_000:
+    if ns < 1_000_000:
         return f"{ns / 1e3:,.1f} µs"
     return f"{ns / 1e6:,.1f} ms"
 
