@@ -59,22 +59,28 @@ class Forecaster {
   Forecast pool(uint32_t index) const;
 
  private:
-  // What the daemon remembers of one run or pool between passes.
+  // What the daemon remembers of one run or pool between passes: 40 bytes,
+  // so that a pass over a large table moves little memory.
   struct Track {
-    uint64_t key = 0;          // run: generation + 1; pool: period tag + 1 (0: nothing tracked)
-    uint64_t since_unix_ns = 0;  // first sample (pool) or first charge (run)
-    uint64_t last_unix_ns = 0;
-    Nanos last_load = 0;
-    double rate = 0;
-    bool has_rate = false;
-    Forecast forecast;
+    uint64_t key = 0;           // run: generation + 1; pool: period + 1 (0: nothing tracked)
+    uint64_t last_unix_ns = 0;  // the sample the rate was last updated at
+    Nanos last_load = 0;        // the load at that sample
+    Nanos load = 0;             // the load at the last pass
+    double rate = -1;           // nanos per second; < 0 until known
   };
   static void update(Track* t, Nanos load, uint64_t now);
-  static void project(Track* t, Nanos load, Nanos hard, uint64_t horizon_unix_s, uint64_t now);
+  static Forecast project(const Track& t, Nanos hard, uint64_t horizon_unix_s, uint64_t now);
+  uint64_t run_horizon(const RunSlot& s) const;
+  uint64_t pool_horizon(uint32_t index) const;
+  bool fire_run(RunSlot& s, const Track& t, const std::vector<EventSink*>& sinks, uint64_t now);
+  bool fire_pool(uint32_t index, const Track& t, const std::vector<EventSink*>& sinks, uint64_t now);
 
   Ledger& ledger_;
+  ForecastSettings settings_;
+  uint64_t last_pass_unix_ns_ = 0;
   std::vector<Track> runs_;
   std::vector<Track> pools_;
+  std::vector<uint64_t> pool_since_;  // when the pool's current period was first sampled
 };
 
 }  // namespace ab
