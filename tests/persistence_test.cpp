@@ -2,8 +2,8 @@
 // every run, pool and event bit exact; periodic snapshots; bad snapshot
 // files refused with a clear message; a daemon SIGKILLed under load loses
 // nothing; a writer killed mid-write never leaves a broken file.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -221,8 +221,8 @@ TEST(Persistence, RebootRestoresRunsPoolsAndEventsExactly) {
           if (!rc && (ab_run_begin(l, "r-closed", nullptr, &r) != AB_OK || ab_run_end(r) != AB_OK)) rc = 3;
           break;
         }
-        case 4: rc = charge_n(l, "r-soft", "kind=capped", nullptr, 1, usd("0.60")); break;   // soft 50%
-        case 5: rc = charge_n(l, "r-hard", "kind=capped", nullptr, 2, usd("0.60")); break;   // 50%, 80%, hard
+        case 4: rc = charge_n(l, "r-soft", "kind=capped", nullptr, 1, usd("0.60")); break;  // soft 50%
+        case 5: rc = charge_n(l, "r-hard", "kind=capped", nullptr, 2, usd("0.60")); break;  // 50%, 80%, hard
         case 6: {
           ab_run* r = nullptr;
           if (ab_run_begin(l, "r-tokens", nullptr, &r) != AB_OK) return 4;
@@ -275,8 +275,8 @@ TEST(Persistence, RebootRestoresRunsPoolsAndEventsExactly) {
   d2->add_sink(&cap2);
   d2->tick(true);
   d2->tick(true);
-  EXPECT_TRUE(cap2.all().empty()) << cap2.all().size() << " events redelivered, first: "
-                                  << ab::event_kind_name(cap2.all()[0].kind);
+  EXPECT_TRUE(cap2.all().empty()) << cap2.all().size()
+                                  << " events redelivered, first: " << ab::event_kind_name(cap2.all()[0].kind);
   ab::Ledger& l2 = d2->ledger();
   for (auto& id : kRuns) {
     RunView after = view_run(l2, id);
@@ -455,8 +455,8 @@ TEST(Persistence, BadSnapshotFilesAreRefusedWithAClearMessage) {
     EXPECT_NE(out.find("snapshot " + host.snapshot() + ": " + c.expect), std::string::npos) << out;
     EXPECT_NE(out.find("move the file aside"), std::string::npos) << out;
     EXPECT_NE(out.find("--discard-snapshot"), std::string::npos) << out;
-    EXPECT_FALSE(ledger_exists(host.name));              // nothing started
-    EXPECT_EQ(read_file(host.snapshot()), c.bytes);      // nor the file touched
+    EXPECT_FALSE(ledger_exists(host.name));          // nothing started
+    EXPECT_EQ(read_file(host.snapshot()), c.bytes);  // nor the file touched
   }
   // The good file itself starts (restored), as the check of the cases above.
   write_file(host.snapshot(), good);
@@ -692,7 +692,8 @@ TEST(Persistence, DaemonKilledUnderLoadLosesNothing) {
     ASSERT_EQ(ab::Ledger::open(host.name, false, &v, &m), ab::Status::kOk) << m;
     auto count = [&] {
       int64_t n = 0;
-      for (uint32_t i = 0; i < v->capacity(); ++i) n += ab::word_state(v->slots()[i].word.load()) == ab::SlotState::kActive;
+      for (uint32_t i = 0; i < v->capacity(); ++i)
+        n += ab::word_state(v->slots()[i].word.load()) == ab::SlotState::kActive;
       return n;
     };
     begun_before = count();
@@ -702,7 +703,16 @@ TEST(Persistence, DaemonKilledUnderLoadLosesNothing) {
   EXPECT_GT(begun_after, begun_before);  // runs were begun while it was down
   phase->store(kUp);
   daemon = launch();
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  {
+    // Until the new daemon has adopted the segment (slow under a sanitizer
+    // on a loaded machine), then a little more of charging under it.
+    std::unique_ptr<ab::Ledger> v;
+    std::string m;
+    ASSERT_EQ(ab::Ledger::open(host.name, false, &v, &m), ab::Status::kOk) << m;
+    for (int i = 0; i < 6000 && v->header()->daemon_pid.load() != uint32_t(daemon); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   stop->store(1);
   EXPECT_EQ(wait_all(pids), kClients);
   int64_t sum = 0, errs = 0;

@@ -17,8 +17,8 @@
 #include "clock.h"
 #include "hold_table.h"
 #include "ledger.h"
-#include "pool_period.h"
 #include "period_starts.h"
+#include "pool_period.h"
 #include "run_ops.h"
 #include "test_ledger.h"
 
@@ -149,9 +149,9 @@ TEST(Pools, CalendarPeriodsFollowTheTimeZone) {
   std::vector<int64_t> starts;
   // 2026-03-28 12:00 UTC; Paris moves to summer time on Sunday 29 March.
   ASSERT_TRUE(ab::calendar_starts("day", "Europe/Paris", 1774699200, 8, &first, &starts));
-  EXPECT_EQ(starts[0], 1774566000);  // 27 March 00:00 CET = 26 March 23:00 UTC
-  EXPECT_EQ(starts[1], 1774652400);  // 28 March 00:00 CET
-  EXPECT_EQ(starts[2], 1774738800);  // 29 March 00:00 CET
+  EXPECT_EQ(starts[0], 1774566000);             // 27 March 00:00 CET = 26 March 23:00 UTC
+  EXPECT_EQ(starts[1], 1774652400);             // 28 March 00:00 CET
+  EXPECT_EQ(starts[2], 1774738800);             // 29 March 00:00 CET
   EXPECT_EQ(starts[3] - starts[2], 23 * 3600);  // the short day
   EXPECT_EQ(starts[4] - starts[3], 24 * 3600);
   ab::PoolDef d{};
@@ -422,6 +422,10 @@ TEST(Pools, RandomSigkillStressOnSharedPools) {
       for (int r = 0; r < runs_per_trial; ++r)
         if (ab_run_begin(cl, ids[r].c_str(), nullptr, &mine[r]) != AB_OK) return 2;
       std::mt19937 g(seed + unsigned(c));
+      // One hold kept until the kill, so that every trial also exercises
+      // the reclaim of a dead process's hold on a pooled run.
+      ab_hold anchor;
+      ab_reserve(mine[0], 1000, 0, &anchor, nullptr);
       started->fetch_add(1);
       for (int k = 0; k < 2'000'000; ++k) {
         int r = int(g() % runs_per_trial);
@@ -469,8 +473,10 @@ TEST(Pools, RandomSigkillStressOnSharedPools) {
       ASSERT_EQ(ab::hold_state(core.holds()[i].word.load()), ab::HoldState::kFree) << "trial " << trial;
   }
   const ab::ReapStats& r = t.daemon().reaped();
-  std::printf("pool stress: %d trials; daemon released %zu holds of dead processes, repaired %zu interrupted "
-              "transitions\n", trials, r.released_dead, r.repaired);
+  std::printf(
+      "pool stress: %d trials; daemon released %zu holds of dead processes, repaired %zu interrupted "
+      "transitions\n",
+      trials, r.released_dead, r.repaired);
   EXPECT_GT(r.released_dead, 0u);
   ab_ledger_close(l);
 }
