@@ -4,11 +4,11 @@
 // mapping, and a contender (a thread or a forked process) that hammers an
 // operation while the benchmark thread measures its own.
 #pragma once
+#include <signal.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <signal.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <atomic>

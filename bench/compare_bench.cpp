@@ -215,8 +215,8 @@ void begin_new_ids(benchmark::State& state, BenchDaemon& d, size_t batch) {
 
 // On a ledger like the main one, without the history (see BenchDaemon).
 void BM_AB_BeginNew(benchmark::State& state) {
-  static BenchDaemon churn(ab::kDefaultRunCapacity, ab::kDefaultRunCapacity,
-                           [](ab::DaemonConfig& c) { c.closed_run_grace_s = 0; }, false);
+  static BenchDaemon churn(
+      ab::kDefaultRunCapacity, ab::kDefaultRunCapacity, [](ab::DaemonConfig& c) { c.closed_run_grace_s = 0; }, false);
   begin_new_ids(state, churn, 1024);
 }
 BENCHMARK(BM_AB_BeginNew)->Iterations(65536);
@@ -439,12 +439,13 @@ struct ScaleLedger {
   uint32_t runs;
   bool history;
   std::unique_ptr<BenchDaemon> d;
-  std::vector<std::string> ids;   // shuffled
-  std::vector<ab_run*> handles;   // shuffled independently of ids
+  std::vector<std::string> ids;  // shuffled
+  std::vector<ab_run*> handles;  // shuffled independently of ids
   ScaleLedger(uint32_t n, bool with_history) : runs(n), history(with_history) {
     uint32_t cap = 16;
     while (cap < 2 * n) cap *= 2;
-    d = std::make_unique<BenchDaemon>(cap, 65536, [](ab::DaemonConfig& c) { c.closed_run_grace_s = 0; }, history);
+    d = std::make_unique<BenchDaemon>(
+        cap, 65536, [](ab::DaemonConfig& c) { c.closed_run_grace_s = 0; }, history);
     ids.reserve(n);
     handles.reserve(n);
     for (uint32_t i = 0; i < n; ++i) {

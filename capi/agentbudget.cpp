@@ -2,8 +2,8 @@
 // libcore's Status to the pinned AB_* codes and never throws.
 #include "agentbudget.h"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
@@ -13,10 +13,10 @@
 #include "clock.h"
 #include "config_seqlock.h"
 #include "holds.h"
-#include "levels.h"
-#include "pool_period.h"
 #include "ledger.h"
+#include "levels.h"
 #include "money.h"
+#include "pool_period.h"
 #include "run_ops.h"
 
 struct ab_ledger {
@@ -73,9 +73,7 @@ static_assert(kBeginOptionsV01 == 32 && kRunStatusV01 == 200);
 
 thread_local char t_detail[256];
 
-void set_detail(const std::string& s) {
-  std::snprintf(t_detail, sizeof t_detail, "%s", s.c_str());
-}
+void set_detail(const std::string& s) { std::snprintf(t_detail, sizeof t_detail, "%s", s.c_str()); }
 
 int code(ab::Status s) { return int(s); }
 
@@ -96,9 +94,7 @@ int to_usage(const ab_usage* in, ab::Usage* out) {
   return ab::normalise(r, out) == ab::UsageError::kNone ? AB_OK : AB_ERR_INVALID_USAGE;
 }
 
-bool valid_model_name(const char* model) {
-  return model && *model && std::strlen(model) <= 4 * ab::kModelNameMax;
-}
+bool valid_model_name(const char* model) { return model && *model && std::strlen(model) <= 4 * ab::kModelNameMax; }
 
 }  // namespace
 
@@ -207,8 +203,7 @@ int ab_charge(ab_run* run, int64_t nanos, uint32_t* flags_out) {
   return code(s);
 }
 
-int ab_charge_usage(ab_run* run, const char* model, const ab_usage* usage, int64_t* cost_out,
-                    uint32_t* flags_out) {
+int ab_charge_usage(ab_run* run, const char* model, const ab_usage* usage, int64_t* cost_out, uint32_t* flags_out) {
   if (!run || !valid_model_name(model)) return AB_ERR_INVALID_ARGUMENT;
   ab::Usage u;
   if (int rc = to_usage(usage, &u); rc != AB_OK) return rc;
@@ -259,7 +254,8 @@ int ab_reserve(ab_run* run, int64_t estimate_nanos, uint64_t fingerprint, ab_hol
 int ab_commit(ab_run* run, ab_hold hold, int64_t actual_nanos, uint32_t* flags_out) {
   if (!run) return AB_ERR_INVALID_ARGUMENT;
   ab::ChargeResult r;
-  ab::Status s = ab::commit(*run->ledger, run->ref, ab::HoldRef{hold.index, hold.generation}, actual_nanos, nullptr, &r);
+  ab::Status s =
+      ab::commit(*run->ledger, run->ref, ab::HoldRef{hold.index, hold.generation}, actual_nanos, nullptr, &r);
   if (flags_out) *flags_out = s == ab::Status::kOk ? r.flags : 0;
   return code(s);
 }

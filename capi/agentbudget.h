@@ -60,8 +60,8 @@ extern "C" {
 #define AB_VERSION_PATCH 0
 #define AB_VERSION_NUMBER (AB_VERSION_MAJOR * 10000 + AB_VERSION_MINOR * 100 + AB_VERSION_PATCH)
 #define AB_NANOS_PER_USD INT64_C(1000000000)
-#define AB_NO_LIMIT INT64_MAX   /* a hard limit that never binds */
-#define AB_RUN_ID_MAX 127       /* bytes, excluding the NUL */
+#define AB_NO_LIMIT INT64_MAX /* a hard limit that never binds */
+#define AB_RUN_ID_MAX 127     /* bytes, excluding the NUL */
 
 /** Runtime version, AB_VERSION_NUMBER of the library actually loaded. */
 AB_API uint32_t ab_version_number(void);
@@ -100,16 +100,16 @@ AB_API const char* ab_last_error_detail(void);
 
 /* ---- Denial reasons (pinned) ----------------------------------------- */
 #define AB_REASON_NONE 0
-#define AB_REASON_RUN_HARD 1     /* the run's hard limit */
-#define AB_REASON_POOL 2         /* a pool's hard limit (see last_denial_pool) */
-#define AB_REASON_CALLS 3        /* maximum calls */
-#define AB_REASON_TOKENS 4       /* maximum tokens */
-#define AB_REASON_DURATION 5     /* maximum wall-clock duration */
-#define AB_REASON_CONCURRENCY 6  /* maximum calls in flight */
-#define AB_REASON_LOOP 7         /* repeated identical calls */
-#define AB_REASON_CLOSED 8       /* the run has ended */
-#define AB_REASON_UNPRICED 9     /* an unpriced call under a deny policy */
-#define AB_REASON_PARENT 10      /* an ancestor run's hard limit (sub-agents) */
+#define AB_REASON_RUN_HARD 1    /* the run's hard limit */
+#define AB_REASON_POOL 2        /* a pool's hard limit (see last_denial_pool) */
+#define AB_REASON_CALLS 3       /* maximum calls */
+#define AB_REASON_TOKENS 4      /* maximum tokens */
+#define AB_REASON_DURATION 5    /* maximum wall-clock duration */
+#define AB_REASON_CONCURRENCY 6 /* maximum calls in flight */
+#define AB_REASON_LOOP 7        /* repeated identical calls */
+#define AB_REASON_CLOSED 8      /* the run has ended */
+#define AB_REASON_UNPRICED 9    /* an unpriced call under a deny policy */
+#define AB_REASON_PARENT 10     /* an ancestor run's hard limit (sub-agents) */
 
 /** Short name of a denial reason ("run_hard_limit"). Never NULL. */
 AB_API const char* ab_reason_name(int reason);
@@ -157,7 +157,8 @@ typedef struct ab_begin_options {
                               binds them. */
 } ab_begin_options;
 
-#define AB_BEGIN_OPTIONS_INIT {sizeof(ab_begin_options), 0, -1, -1, 0, 0, 0, 0, 0, 0, 0}
+#define AB_BEGIN_OPTIONS_INIT \
+  { sizeof(ab_begin_options), 0, -1, -1, 0, 0, 0, 0, 0, 0, 0 }
 
 /**
  * Begins the run RUN_ID, or attaches to it if any process already began it:
@@ -172,8 +173,7 @@ typedef struct ab_begin_options {
  *   AB_ERR_RUN_CLOSED (the id, or its parent, was ended); AB_ERR_NOT_FOUND
  *   (no such parent); AB_ERR_TABLE_FULL; AB_ERR_BUSY; AB_ERR_CORRUPT.
  */
-AB_API int ab_run_begin(ab_ledger* ledger, const char* run_id, const ab_begin_options* opts,
-                        ab_run** out);
+AB_API int ab_run_begin(ab_ledger* ledger, const char* run_id, const ab_begin_options* opts, ab_run** out);
 
 /** 1 if the ab_run_begin that returned RUN created the run, 0 if it attached. */
 AB_API int ab_run_created(const ab_run* run);
@@ -208,8 +208,8 @@ AB_API void ab_run_detach(ab_run* run);
  */
 AB_API int ab_charge(ab_run* run, int64_t nanos, uint32_t* flags_out);
 
-#define AB_USAGE_OPENAI 0u    /* prompt INCLUDES cached tokens (OpenAI, Gemini, OpenRouter) */
-#define AB_USAGE_ANTHROPIC 1u /* input EXCLUDES cache reads and writes */
+#define AB_USAGE_OPENAI 0u               /* prompt INCLUDES cached tokens (OpenAI, Gemini, OpenRouter) */
+#define AB_USAGE_ANTHROPIC 1u            /* input EXCLUDES cache reads and writes */
 #define AB_USAGE_REASONING_SEPARATE 0x1u /* reasoning NOT included in output_tokens */
 
 typedef struct ab_usage {
@@ -225,7 +225,8 @@ typedef struct ab_usage {
   uint32_t reserved;              /* 0 */
 } ab_usage;
 
-#define AB_USAGE_INIT {sizeof(ab_usage), AB_USAGE_OPENAI, 0, 0, 0, 0, 0, 0, 0, 0}
+#define AB_USAGE_INIT \
+  { sizeof(ab_usage), AB_USAGE_OPENAI, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 /**
  * Prices USAGE of MODEL with the daemon's price table (provider prefixes
@@ -238,8 +239,8 @@ typedef struct ab_usage {
  * @return as ab_charge, plus AB_ERR_UNKNOWN_MODEL, AB_ERR_INVALID_USAGE,
  *   AB_ERR_BUSY (the daemon is rewriting the price table; retry).
  */
-AB_API int ab_charge_usage(ab_run* run, const char* model, const ab_usage* usage,
-                           int64_t* cost_out, uint32_t* flags_out);
+AB_API int ab_charge_usage(ab_run* run, const char* model, const ab_usage* usage, int64_t* cost_out,
+                           uint32_t* flags_out);
 
 /**
  * Prices USAGE of MODEL without charging anything.
@@ -314,8 +315,8 @@ AB_API int ab_commit(ab_run* run, ab_hold hold, int64_t actual_nanos, uint32_t* 
  * AB_ERR_UNKNOWN_MODEL.
  * @return as ab_commit and ab_charge_usage.
  */
-AB_API int ab_commit_usage(ab_run* run, ab_hold hold, const char* model, const ab_usage* usage,
-                           int64_t* cost_out, uint32_t* flags_out);
+AB_API int ab_commit_usage(ab_run* run, ab_hold hold, const char* model, const ab_usage* usage, int64_t* cost_out,
+                           uint32_t* flags_out);
 
 /**
  * Returns HOLD unused: the call was not made, so it is not counted. A hold
@@ -351,41 +352,41 @@ AB_API int ab_estimate_for_run(ab_run* run, const char* model, uint64_t prompt_t
 #define AB_RUN_CLOSED 3
 
 typedef struct ab_run_status {
-  uint32_t struct_size;       /* set by the caller: sizeof(ab_run_status) */
-  uint32_t state;             /* AB_RUN_ACTIVE or AB_RUN_CLOSED */
+  uint32_t struct_size; /* set by the caller: sizeof(ab_run_status) */
+  uint32_t state;       /* AB_RUN_ACTIVE or AB_RUN_CLOSED */
   int64_t spent_nanos;
-  int64_t hard_nanos;         /* effective hard limit; AB_NO_LIMIT if none */
-  int64_t soft_nanos[4];      /* soft thresholds; AB_NO_LIMIT = unused */
+  int64_t hard_nanos;    /* effective hard limit; AB_NO_LIMIT if none */
+  int64_t soft_nanos[4]; /* soft thresholds; AB_NO_LIMIT = unused */
   uint64_t calls;
-  uint64_t input_tokens;      /* uncached prompt tokens */
+  uint64_t input_tokens; /* uncached prompt tokens */
   uint64_t cached_tokens;
   uint64_t cache_write_tokens;
-  uint64_t output_tokens;     /* excluding reasoning */
+  uint64_t output_tokens; /* excluding reasoning */
   uint64_t reasoning_tokens;
   uint64_t begun_unix_ns;
   uint64_t first_charge_unix_ns; /* 0 if never charged */
   uint64_t last_charge_unix_ns;
-  uint64_t closed_unix_ns;    /* 0 while active */
-  char policy[64];            /* name of the run's policy, NUL-terminated */
-  int64_t held_nanos;         /* reserved by outstanding holds */
-  int64_t overshoot_nanos;    /* commits' excess over their estimates */
-  uint32_t in_flight;         /* holds outstanding */
-  uint32_t looped;            /* 1 once the loop guard has denied a call */
-  int64_t child_spent_nanos;  /* spent by this run's sub-agent runs */
-  int32_t last_denial;        /* AB_REASON_* of the latest denial, 0 if none */
+  uint64_t closed_unix_ns;   /* 0 while active */
+  char policy[64];           /* name of the run's policy, NUL-terminated */
+  int64_t held_nanos;        /* reserved by outstanding holds */
+  int64_t overshoot_nanos;   /* commits' excess over their estimates */
+  uint32_t in_flight;        /* holds outstanding */
+  uint32_t looped;           /* 1 once the loop guard has denied a call */
+  int64_t child_spent_nanos; /* spent by this run's sub-agent runs */
+  int32_t last_denial;       /* AB_REASON_* of the latest denial, 0 if none */
   uint32_t reserved;
-  char last_denial_pool[64];  /* for AB_REASON_POOL: the pool's name */
+  char last_denial_pool[64]; /* for AB_REASON_POOL: the pool's name */
 } ab_run_status;
 
 typedef struct ab_pool_status {
-  uint32_t struct_size;       /* set by the caller: sizeof(ab_pool_status) */
+  uint32_t struct_size; /* set by the caller: sizeof(ab_pool_status) */
   uint32_t reserved;
-  int64_t spent_nanos;        /* in the current period */
-  int64_t held_nanos;         /* reserved by outstanding holds of member runs */
-  int64_t hard_nanos;         /* AB_NO_LIMIT if none */
+  int64_t spent_nanos;          /* in the current period */
+  int64_t held_nanos;           /* reserved by outstanding holds of member runs */
+  int64_t hard_nanos;           /* AB_NO_LIMIT if none */
   int64_t previous_spent_nanos; /* in the period before, once one has ended */
-  uint64_t period;            /* the current period's number */
-  int64_t next_reset_unix_s;  /* start of the next period; INT64_MAX if none */
+  uint64_t period;              /* the current period's number */
+  int64_t next_reset_unix_s;    /* start of the next period; INT64_MAX if none */
 } ab_pool_status;
 
 /**

@@ -4,13 +4,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <toml++/toml.h>
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "event.h"
 #include "labels.h"
@@ -75,21 +76,24 @@ bool read_usd(const toml::node& n, Nanos* out) {
 void read_fractions(const toml::node& v, Reporter& r, const std::string& key, int max, std::vector<uint32_t>* out) {
   auto* arr = v.as_array();
   if (!arr || arr->size() > size_t(max)) {
-    r.at(&v, key, "must be an array of at most " + std::to_string(max) + " fractions of the hard limit, e.g. [0.5, 0.8]");
+    r.at(&v, key,
+         "must be an array of at most " + std::to_string(max) + " fractions of the hard limit, e.g. [0.5, 0.8]");
     return;
   }
   out->clear();
   for (auto& e : *arr) {
     auto d = e.value<double>();
-    if (!d || !(*d > 0) || *d > 1.0) r.at(&e, key, "each fraction must be in (0, 1]");
-    else out->push_back(uint32_t(*d * 1000 + 0.5));
+    if (!d || !(*d > 0) || *d > 1.0)
+      r.at(&e, key, "each fraction must be in (0, 1]");
+    else
+      out->push_back(uint32_t(std::lround(*d * 1000)));
   }
 }
 
 // "SIGTERM" or "TERM" -> SIGTERM; -1 if not a signal a policy may send.
 int signal_from_name(std::string name) {
   if (name.rfind("SIG", 0) == 0) name = name.substr(3);
-  static const std::pair<const char*, int> kSignals[] = {{"TERM", SIGTERM}, {"INT", SIGINT}, {"KILL", SIGKILL},
+  static const std::pair<const char*, int> kSignals[] = {{"TERM", SIGTERM}, {"INT", SIGINT},   {"KILL", SIGKILL},
                                                          {"HUP", SIGHUP},   {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
                                                          {"QUIT", SIGQUIT}};
   for (auto& [n, sig] : kSignals)
@@ -113,8 +117,10 @@ void read_event_filter(const toml::node& v, Reporter& r, const std::string& key,
   for (auto& e : *arr) {
     auto s = e.value<std::string>();
     EventKind kind;
-    if (!s || !event_kind_from_name(*s, &kind)) r.at(&e, key, "unknown event name");
-    else out->push_back(*s);
+    if (!s || !event_kind_from_name(*s, &kind))
+      r.at(&e, key, "unknown event name");
+    else
+      out->push_back(*s);
   }
 }
 
@@ -124,11 +130,15 @@ void read_exec_sink(const toml::table& t, Reporter& r, ExecSinkConfig* x, const 
     uint64_t u = 0;
     if (k == "command") {
       auto s = v.value<std::string>();
-      if (!s || s->empty()) r.at(&v, key, "must be a shell command");
-      else x->command = *s;
+      if (!s || s->empty())
+        r.at(&v, key, "must be a shell command");
+      else
+        x->command = *s;
     } else if (k == "timeout_ms") {
-      if (!read_uint(v, 1, 600'000, &u)) r.at(&v, key, "must be 1-600000 milliseconds");
-      else x->timeout_ms = uint32_t(u);
+      if (!read_uint(v, 1, 600'000, &u))
+        r.at(&v, key, "must be 1-600000 milliseconds");
+      else
+        x->timeout_ms = uint32_t(u);
     } else if (k == "events") {
       read_event_filter(v, r, key, &x->events);
     } else {
@@ -146,16 +156,23 @@ void read_webhook(const toml::table& t, Reporter& r, WebhookConfig* w, const std
       auto s = v.value<std::string>();
       if (!s || s->rfind("http://", 0) != 0 || s->size() <= 7)
         r.at(&v, key, "must be an http:// URL such as \"http://127.0.0.1:8080/hook\"");
-      else w->url = *s;
+      else
+        w->url = *s;
     } else if (k == "timeout_ms") {
-      if (!read_uint(v, 1, 600'000, &u)) r.at(&v, key, "must be 1-600000 milliseconds");
-      else w->timeout_ms = uint32_t(u);
+      if (!read_uint(v, 1, 600'000, &u))
+        r.at(&v, key, "must be 1-600000 milliseconds");
+      else
+        w->timeout_ms = uint32_t(u);
     } else if (k == "retries") {
-      if (!read_uint(v, 0, 100, &u)) r.at(&v, key, "must be 0-100");
-      else w->retries = uint32_t(u);
+      if (!read_uint(v, 0, 100, &u))
+        r.at(&v, key, "must be 0-100");
+      else
+        w->retries = uint32_t(u);
     } else if (k == "backoff_ms") {
-      if (!read_uint(v, 1, 600'000, &u)) r.at(&v, key, "must be 1-600000 milliseconds");
-      else w->backoff_ms = uint32_t(u);
+      if (!read_uint(v, 1, 600'000, &u))
+        r.at(&v, key, "must be 1-600000 milliseconds");
+      else
+        w->backoff_ms = uint32_t(u);
     } else if (k == "events") {
       read_event_filter(v, r, key, &w->events);
     } else {
@@ -170,8 +187,10 @@ void read_notify(const toml::table& t, Reporter& r, NotifyConfig* n) {
     std::string key = "notify." + std::string(k.str());
     if (k == "log") {
       auto b = v.value<bool>();
-      if (!b) r.at(&v, key, "must be true or false");
-      else n->log = *b;
+      if (!b)
+        r.at(&v, key, "must be true or false");
+      else
+        n->log = *b;
     } else if (k == "exec" || k == "webhook") {
       auto* arr = v.as_array();
       if (!arr || arr->size() > 16) {
@@ -181,9 +200,14 @@ void read_notify(const toml::table& t, Reporter& r, NotifyConfig* n) {
       for (size_t i = 0; i < arr->size(); ++i) {
         auto* st = (*arr)[i].as_table();
         std::string where = key + "[" + std::to_string(i) + "]";
-        if (!st) { r.at(&(*arr)[i], where, "must be a table"); continue; }
-        if (k == "exec") read_exec_sink(*st, r, &n->exec.emplace_back(), where);
-        else read_webhook(*st, r, &n->webhooks.emplace_back(), where);
+        if (!st) {
+          r.at(&(*arr)[i], where, "must be a table");
+          continue;
+        }
+        if (k == "exec")
+          read_exec_sink(*st, r, &n->exec.emplace_back(), where);
+        else
+          read_webhook(*st, r, &n->webhooks.emplace_back(), where);
       }
     } else {
       r.at(&v, key, "unknown key");
@@ -196,20 +220,26 @@ void read_control(const toml::table& t, Reporter& r, ControlConfig* c) {
     std::string key = "control." + std::string(k.str());
     if (k == "socket") {
       auto s = v.value<std::string>();
-      if (!s || s->empty() || (*s)[0] != '/' || s->size() > 100) r.at(&v, key, "must be an absolute path of at most 100 characters");
-      else c->socket = *s;
+      if (!s || s->empty() || (*s)[0] != '/' || s->size() > 100)
+        r.at(&v, key, "must be an absolute path of at most 100 characters");
+      else
+        c->socket = *s;
     } else if (k == "mode") {
       // "0660" as a string (TOML has no octal strings in most editors' minds) or 0o660.
       auto s = v.value<std::string>();
       auto i = v.value<int64_t>();
       char* end = nullptr;
       long m = s ? std::strtol(s->c_str(), &end, 8) : i ? long(*i) : -1;
-      if ((s && (s->empty() || *end)) || m < 0 || m > 0777) r.at(&v, key, "must be a file mode such as \"0660\"");
-      else c->mode = uint32_t(m);
+      if ((s && (s->empty() || *end)) || m < 0 || m > 0777)
+        r.at(&v, key, "must be a file mode such as \"0660\"");
+      else
+        c->mode = uint32_t(m);
     } else if (k == "admin_group") {
       auto s = v.value<std::string>();
-      if (!s) r.at(&v, key, "must be a group name (empty: root only)");
-      else c->admin_group = *s;
+      if (!s)
+        r.at(&v, key, "must be a group name (empty: root only)");
+      else
+        c->admin_group = *s;
     } else {
       r.at(&v, key, "unknown key");
     }
@@ -232,7 +262,8 @@ void read_metrics(const toml::table& t, Reporter& r, MetricsConfig* m) {
         r.at(&v, key, "must be HOST:PORT such as \"127.0.0.1:9464\" (empty: off)");
       else if (!host.empty() && host != "127.0.0.1" && host != "localhost" && host != "::1" && host != "[::1]")
         r.at(&v, key, "must be a loopback address: metrics are not authenticated");
-      else m->listen = *s;
+      else
+        m->listen = *s;
     } else {
       r.at(&v, key, "unknown key");
     }
@@ -244,8 +275,10 @@ void read_policy(const toml::table& t, Reporter& r, PolicyConfig* p, const std::
     std::string key = where + "." + std::string(k.str());
     if (k == "name") {
       auto s = v.value<std::string>();
-      if (!s || s->empty() || s->size() > 63) r.at(&v, key, "must be a string of 1-63 characters");
-      else p->name = *s;
+      if (!s || s->empty() || s->size() > 63)
+        r.at(&v, key, "must be a string of 1-63 characters");
+      else
+        p->name = *s;
     } else if (k == "hard") {
       if (!read_usd(v, &p->hard)) r.at(&v, key, "must be a non-negative USD amount such as \"2.50\"");
     } else if (k == "soft") {
@@ -253,15 +286,19 @@ void read_policy(const toml::table& t, Reporter& r, PolicyConfig* p, const std::
       read_fractions(v, r, key, kMaxSoftThresholds - 1, &p->soft_permille);
     } else if (k == "unknown_model") {
       auto s = v.value<std::string>();
-      if (s && *s == "deny") p->unknown_model = UnknownModel::kDeny;
-      else if (s && *s == "fallback") p->unknown_model = UnknownModel::kFallback;
-      else r.at(&v, key, "must be \"deny\" or \"fallback\"");
+      if (s && *s == "deny")
+        p->unknown_model = UnknownModel::kDeny;
+      else if (s && *s == "fallback")
+        p->unknown_model = UnknownModel::kFallback;
+      else
+        r.at(&v, key, "must be \"deny\" or \"fallback\"");
     } else if (k == "fallback_input_per_mtok" || k == "fallback_output_per_mtok") {
       Nanos per_m = 0;
       if (!read_usd(v, &per_m) || per_m == 0)
         r.at(&v, key, "must be a USD price per 1M tokens above 0 such as \"15.00\" (unknown models are never free)");
       // USD per 1M tokens in nanos equals femto-USD per token.
-      else (k == "fallback_input_per_mtok" ? p->fallback_input : p->fallback_output) = per_m;
+      else
+        (k == "fallback_input_per_mtok" ? p->fallback_input : p->fallback_output) = per_m;
     } else if (k == "max_calls" || k == "max_tokens" || k == "max_duration_s" || k == "hold_lease_s") {
       auto i = v.value<int64_t>();
       if (!i || *i < 0 || *i > int64_t(1) << 40) {
@@ -269,15 +306,21 @@ void read_policy(const toml::table& t, Reporter& r, PolicyConfig* p, const std::
         continue;
       }
       uint64_t u = uint64_t(*i);
-      if (k == "max_calls") p->max_calls = u;
-      else if (k == "max_tokens") p->max_tokens = u;
-      else if (k == "max_duration_s") p->max_duration_s = u;
-      else p->hold_lease_s = u;
+      if (k == "max_calls")
+        p->max_calls = u;
+      else if (k == "max_tokens")
+        p->max_tokens = u;
+      else if (k == "max_duration_s")
+        p->max_duration_s = u;
+      else
+        p->hold_lease_s = u;
     } else if (k == "on_hard_signal") {
       auto str = v.value<std::string>();
       int sig = str ? signal_from_name(*str) : -1;
-      if (sig < 0) r.at(&v, key, "must be a signal name such as \"SIGTERM\", \"SIGINT\" or \"SIGKILL\"");
-      else p->on_hard_signal = sig;
+      if (sig < 0)
+        r.at(&v, key, "must be a signal name such as \"SIGTERM\", \"SIGINT\" or \"SIGKILL\"");
+      else
+        p->on_hard_signal = sig;
     } else if (k == "max_in_flight" || k == "loop_limit") {
       auto i = v.value<int64_t>();
       if (!i || *i < 0 || *i > 65535 || (k == "loop_limit" && *i == 1)) {
@@ -293,10 +336,12 @@ void read_policy(const toml::table& t, Reporter& r, PolicyConfig* p, const std::
       }
       for (auto& e : *arr) {
         auto n = e.value<std::string>();
-        if (!n) r.at(&e, key, "each entry must be a pool name");
+        if (!n)
+          r.at(&e, key, "each entry must be a pool name");
         else if (std::find(p->pools.begin(), p->pools.end(), *n) != p->pools.end())
           r.at(&e, key, "pool \"" + *n + "\" is listed twice");
-        else p->pools.push_back(*n);
+        else
+          p->pools.push_back(*n);
       }
     } else if (k == "match") {
       auto* mt = v.as_table();
@@ -311,7 +356,8 @@ void read_policy(const toml::table& t, Reporter& r, PolicyConfig* p, const std::
         else if (!s || (*s != "*" && !valid_label_value(*s)))
           r.at(&mv, key + "." + std::string(mk.str()),
                "must be a label value (1-63 printable characters, no space, ',' or '='), or \"*\" for any");
-        else p->matches.emplace_back(std::string(mk.str()), *s);
+        else
+          p->matches.emplace_back(std::string(mk.str()), *s);
       }
     } else {
       r.at(&v, key, "unknown key");
@@ -325,8 +371,10 @@ void read_pool(const toml::table& t, Reporter& r, PoolConfig* p, const std::stri
     std::string key = where + "." + std::string(k.str());
     if (k == "name") {
       auto s = v.value<std::string>();
-      if (!s || s->empty() || s->size() > 63) r.at(&v, key, "must be a string of 1-63 characters");
-      else p->name = *s;
+      if (!s || s->empty() || s->size() > 63)
+        r.at(&v, key, "must be a string of 1-63 characters");
+      else
+        p->name = *s;
     } else if (k == "hard") {
       if (!read_usd(v, &p->hard)) r.at(&v, key, "must be a non-negative USD amount such as \"100.00\"");
     } else if (k == "soft") {
@@ -335,15 +383,20 @@ void read_pool(const toml::table& t, Reporter& r, PoolConfig* p, const std::stri
       auto s = v.value<std::string>();
       if (!s || (*s != "none" && *s != "rolling" && *s != "day" && *s != "week" && *s != "month"))
         r.at(&v, key, "must be \"none\", \"rolling\", \"day\", \"week\" or \"month\"");
-      else p->period = *s;
+      else
+        p->period = *s;
     } else if (k == "rolling_s") {
       auto i = v.value<int64_t>();
-      if (!i || *i < 1 || *i > int64_t(1) << 40) r.at(&v, key, "must be a number of seconds from 1 to 2^40");
-      else p->rolling_s = uint64_t(*i);
+      if (!i || *i < 1 || *i > int64_t(1) << 40)
+        r.at(&v, key, "must be a number of seconds from 1 to 2^40");
+      else
+        p->rolling_s = uint64_t(*i);
     } else if (k == "timezone") {
       auto s = v.value<std::string>();
-      if (!s || !valid_timezone(*s)) r.at(&v, key, "must be an IANA time zone such as \"Europe/Paris\" or \"UTC\"");
-      else p->timezone = *s;
+      if (!s || !valid_timezone(*s))
+        r.at(&v, key, "must be an IANA time zone such as \"Europe/Paris\" or \"UTC\"");
+      else
+        p->timezone = *s;
     } else {
       r.at(&v, key, "unknown key");
     }
@@ -379,56 +432,82 @@ bool parse_config(const std::string& text, const std::string& file, DaemonConfig
     std::string key(k.str());
     if (k == "ledger") {
       auto s = v.value<std::string>();
-      if (!s || !valid_ledger_name(*s)) r.at(&v, key, "must be 1-200 of [A-Za-z0-9_.-]");
-      else c.ledger = *s;
+      if (!s || !valid_ledger_name(*s))
+        r.at(&v, key, "must be 1-200 of [A-Za-z0-9_.-]");
+      else
+        c.ledger = *s;
     } else if (k == "run_capacity") {
       auto i = v.value<int64_t>();
       if (!i || *i < 16 || *i > int64_t(kMaxRunCapacity) || (*i & (*i - 1)) != 0)
         r.at(&v, key, "must be a power of two between 16 and 16777216");
-      else c.run_capacity = uint32_t(*i);
+      else
+        c.run_capacity = uint32_t(*i);
     } else if (k == "hold_capacity") {
       auto i = v.value<int64_t>();
       if (!i || *i < 16 || *i > int64_t(kMaxRunCapacity))
         r.at(&v, key, "must be between 16 and 16777216");
-      else c.hold_capacity = uint32_t(*i);
+      else
+        c.hold_capacity = uint32_t(*i);
     } else if (k == "group") {
       auto s = v.value<std::string>();
-      if (!s) r.at(&v, key, "must be a group name");
-      else { c.group = *s; c.group_required = !s->empty(); }
+      if (!s)
+        r.at(&v, key, "must be a group name");
+      else {
+        c.group = *s;
+        c.group_required = !s->empty();
+      }
     } else if (k == "price_table") {
       auto s = v.value<std::string>();
-      if (!s || s->empty()) r.at(&v, key, "must be a path to a LiteLLM price JSON file");
-      else c.price_table = *s;
+      if (!s || s->empty())
+        r.at(&v, key, "must be a path to a LiteLLM price JSON file");
+      else
+        c.price_table = *s;
     } else if (k == "closed_run_grace_s") {
       auto i = v.value<int64_t>();
-      if (!i || *i < 1 || *i > 86400 * 365) r.at(&v, key, "must be 1 second to 1 year");
-      else c.closed_run_grace_s = uint64_t(*i);
+      if (!i || *i < 1 || *i > 86400 * 365)
+        r.at(&v, key, "must be 1 second to 1 year");
+      else
+        c.closed_run_grace_s = uint64_t(*i);
     } else if (k == "tick_ms") {
       auto i = v.value<int64_t>();
-      if (!i || *i < 1 || *i > 10000) r.at(&v, key, "must be 1-10000");
-      else c.tick_ms = uint32_t(*i);
+      if (!i || *i < 1 || *i > 10000)
+        r.at(&v, key, "must be 1-10000");
+      else
+        c.tick_ms = uint32_t(*i);
     } else if (k == "state_dir") {
       auto s = v.value<std::string>();
-      if (!s || s->empty() || (*s)[0] != '/') r.at(&v, key, "must be an absolute directory path");
-      else c.state_dir = *s;
+      if (!s || s->empty() || (*s)[0] != '/')
+        r.at(&v, key, "must be an absolute directory path");
+      else
+        c.state_dir = *s;
     } else if (k == "snapshot_interval_ms") {
       uint64_t u = 0;
-      if (!read_uint(v, 10, 3'600'000, &u)) r.at(&v, key, "must be 10-3600000 milliseconds");
-      else c.snapshot_interval_ms = uint32_t(u);
+      if (!read_uint(v, 10, 3'600'000, &u))
+        r.at(&v, key, "must be 10-3600000 milliseconds");
+      else
+        c.snapshot_interval_ms = uint32_t(u);
     } else if (k == "forecast_min_age_s") {
       uint64_t u = 0;
-      if (!read_uint(v, 1, 86400, &u)) r.at(&v, key, "must be 1-86400 seconds");
-      else c.forecast_min_age_s = u;
+      if (!read_uint(v, 1, 86400, &u))
+        r.at(&v, key, "must be 1-86400 seconds");
+      else
+        c.forecast_min_age_s = u;
     } else if (k == "forecast_horizon_s") {
       uint64_t u = 0;
-      if (!read_uint(v, 1, 86400 * 366, &u)) r.at(&v, key, "must be 1 second to 366 days");
-      else c.forecast_horizon_s = u;
+      if (!read_uint(v, 1, 86400 * 366, &u))
+        r.at(&v, key, "must be 1 second to 366 days");
+      else
+        c.forecast_horizon_s = u;
     } else if (k == "notify" || k == "control" || k == "metrics") {
       auto* t = v.as_table();
-      if (!t) r.at(&v, key, "must be a table [" + key + "]");
-      else if (k == "notify") read_notify(*t, r, &c.notify);
-      else if (k == "control") read_control(*t, r, &c.control);
-      else read_metrics(*t, r, &c.metrics);
+      if (!t)
+        r.at(&v, key, "must be a table [" + key + "]");
+      else if (k == "notify")
+        read_notify(*t, r, &c.notify);
+      else if (k == "control")
+        read_control(*t, r, &c.control);
+      else
+        read_metrics(*t, r, &c.metrics);
     } else if (k == "pool") {
       auto* arr = v.as_array();
       if (!arr || arr->size() > size_t(kMaxPools)) {
@@ -439,7 +518,10 @@ bool parse_config(const std::string& text, const std::string& file, DaemonConfig
       for (size_t i = 0; i < arr->size(); ++i) {
         auto* t = (*arr)[i].as_table();
         std::string where = "pool[" + std::to_string(i) + "]";
-        if (!t) { r.at(&(*arr)[i], where, "must be a table"); continue; }
+        if (!t) {
+          r.at(&(*arr)[i], where, "must be a table");
+          continue;
+        }
         PoolConfig p;
         read_pool(*t, r, &p, where);
         if (!p.name.empty() && !names.insert(p.name).second) r.at(t, where + ".name", "duplicate pool name");
@@ -457,7 +539,10 @@ bool parse_config(const std::string& text, const std::string& file, DaemonConfig
       for (size_t i = 0; i < arr->size(); ++i) {
         auto* t = (*arr)[i].as_table();
         std::string where = "policy[" + std::to_string(i) + "]";
-        if (!t) { r.at(&(*arr)[i], where, "must be a table"); continue; }
+        if (!t) {
+          r.at(&(*arr)[i], where, "must be a table");
+          continue;
+        }
         PolicyConfig p;
         read_policy(*t, r, &p, where);
         if (!p.name.empty() && !names.insert(p.name).second) r.at(t, where + ".name", "duplicate policy name");
@@ -522,7 +607,9 @@ std::string default_control_socket(const std::string& ledger) {
   return dir + "/" + ledger + ".sock";
 }
 
-static std::string state_dir_of(const DaemonConfig& c) { return c.state_dir.empty() ? default_state_dir() : c.state_dir; }
+static std::string state_dir_of(const DaemonConfig& c) {
+  return c.state_dir.empty() ? default_state_dir() : c.state_dir;
+}
 std::string snapshot_path(const DaemonConfig& c) { return state_dir_of(c) + "/" + c.ledger + ".snapshot"; }
 std::string history_path(const DaemonConfig& c) { return state_dir_of(c) + "/" + c.ledger + ".history.db"; }
 std::string control_socket_path(const DaemonConfig& c) {

@@ -16,25 +16,25 @@ struct PolicyConfig {
   Femtos fallback_input = 15'000'000'000;   // $15 / 1M tokens
   Femtos fallback_output = 75'000'000'000;  // $75 / 1M tokens
   std::vector<std::pair<std::string, std::string>> matches;
-  uint64_t max_calls = 0;       // 0 = unlimited, for all of these
+  uint64_t max_calls = 0;  // 0 = unlimited, for all of these
   uint64_t max_tokens = 0;
   uint64_t max_duration_s = 0;
   uint32_t max_in_flight = 0;
   uint32_t loop_limit = 0;
-  uint64_t hold_lease_s = 600;  // holds older than this are reclaimed
+  uint64_t hold_lease_s = 600;     // holds older than this are reclaimed
   std::vector<std::string> pools;  // names of [[pool]]s this policy's runs belong to
-  int on_hard_signal = 0;  // signal sent to the run's processes when it reaches its hard limit; 0 = none
-  bool retired = false;    // removed by a reload; its segment entry is kept for existing runs
+  int on_hard_signal = 0;          // signal sent to the run's processes when it reaches its hard limit; 0 = none
+  bool retired = false;            // removed by a reload; its segment entry is kept for existing runs
 };
 
 struct PoolConfig {
   std::string name;
   Nanos hard = kNoLimit;
   std::vector<uint32_t> soft_permille;
-  std::string period = "none";  // none, rolling, day, week, month
-  uint64_t rolling_s = 0;       // for "rolling"
-  std::string timezone = "UTC"; // for day, week (starting Monday) and month
-  bool retired = false;         // removed by a reload; its segment entry is kept for existing runs
+  std::string period = "none";   // none, rolling, day, week, month
+  uint64_t rolling_s = 0;        // for "rolling"
+  std::string timezone = "UTC";  // for day, week (starting Monday) and month
+  bool retired = false;          // removed by a reload; its segment entry is kept for existing runs
 };
 
 // A notification sink's filter: event kind names (event_kind_name); empty = all.
@@ -67,7 +67,7 @@ struct NotifyConfig {
 };
 
 struct ControlConfig {
-  std::string socket;                      // empty: default_control_socket(ledger)
+  std::string socket;  // empty: default_control_socket(ledger)
   uint32_t mode = 0660;
   std::string admin_group = "agentbudget-admin";  // peers in it (and root) may change things
 };
@@ -85,15 +85,15 @@ struct DaemonConfig {
   bool group_required = false;        // true when the file names one explicitly
   std::string price_table;            // empty: the bundled table
   uint32_t tick_ms = 100;
-  uint64_t closed_run_grace_s = 60;   // an ended run's slot is reused after this
-  std::string state_dir;              // empty: default_state_dir()
+  uint64_t closed_run_grace_s = 60;  // an ended run's slot is reused after this
+  std::string state_dir;             // empty: default_state_dir()
   uint32_t snapshot_interval_ms = 1000;
   uint64_t forecast_min_age_s = 30;   // a run must have spent this long before it is forecast
   uint64_t forecast_horizon_s = 900;  // forecast horizon of runs without max duration, pools without period
   NotifyConfig notify;
   ControlConfig control;
   MetricsConfig metrics;
-  std::vector<PolicyConfig> policies; // [0] is the default policy
+  std::vector<PolicyConfig> policies;  // [0] is the default policy
   std::vector<PoolConfig> pools;
 };
 

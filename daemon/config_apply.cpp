@@ -67,7 +67,8 @@ bool keep_indexes(const ConfigHeader& seg, DaemonConfig* next, std::string* erro
 std::vector<std::string> restart_only_changes(const DaemonConfig& a, const DaemonConfig& b) {
   std::vector<std::string> out;
   auto check = [&](const char* key, const std::string& x, const std::string& y) {
-    if (x != y) out.push_back(std::string(key) + ": changed from \"" + x + "\" to \"" + y + "\"; only a restart applies it");
+    if (x != y)
+      out.push_back(std::string(key) + ": changed from \"" + x + "\" to \"" + y + "\"; only a restart applies it");
   };
   check("run_capacity", std::to_string(a.run_capacity), std::to_string(b.run_capacity));
   check("hold_capacity", std::to_string(a.hold_capacity), std::to_string(b.hold_capacity));

@@ -26,13 +26,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <initializer_list>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "adjust.h"
 #include "clock.h"
@@ -94,7 +95,8 @@ struct Args {
   bool uint(const char* k, uint64_t lo, uint64_t hi, uint64_t* out) {
     if (!has(k)) return true;
     if (!req[k].is_number_unsigned() || req[k].get<uint64_t>() < lo || req[k].get<uint64_t>() > hi)
-      return fail("\"" + std::string(k) + "\" must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+      return fail("\"" + std::string(k) + "\" must be an integer from " + std::to_string(lo) + " to " +
+                  std::to_string(hi));
     *out = req[k].get<uint64_t>();
     return true;
   }
@@ -161,12 +163,9 @@ json event_bits(uint32_t bits) {
   json a = json::array();
   for (int k = 0; k < kMaxSoftThresholds; ++k)
     if (bits & soft_event_bit(k)) a.push_back("soft_threshold_" + std::to_string(k));
-  static const std::pair<uint32_t, const char*> kNames[] = {{kEventHard, "hard_limit"},
-                                                             {kEventUnpriced, "unpriced_model"},
-                                                             {kEventClosed, "run_closed"},
-                                                             {kEventLoop, "loop_detected"},
-                                                             {kEventDenied, "call_denied"},
-                                                             {kEventForecast, "forecast_over_budget"}};
+  static const std::pair<uint32_t, const char*> kNames[] = {
+      {kEventHard, "hard_limit"},    {kEventUnpriced, "unpriced_model"}, {kEventClosed, "run_closed"},
+      {kEventLoop, "loop_detected"}, {kEventDenied, "call_denied"},      {kEventForecast, "forecast_over_budget"}};
   for (auto& [b, n] : kNames)
     if (bits & b) a.push_back(n);
   return a;
@@ -183,10 +182,17 @@ std::string pool_name(const Ledger& l, uint32_t i) {
 
 // The summary row of a run (`runs`).
 json run_row(const Ledger& l, const RunSlot& s, const RunStatus& st) {
-  return {{"run_id", fixed_str(s.id, sizeof s.id)}, {"policy", policy_name(l, s)}, {"state", state_name(st.state)},
-          {"spent_nanos", st.spent}, {"child_spent_nanos", st.child_spent}, {"held_nanos", st.held},
-          {"hard_nanos", money(st.hard)}, {"calls", st.calls}, {"in_flight", st.in_flight},
-          {"begun_unix_ns", st.begun_unix_ns}, {"last_charge_unix_ns", st.last_charge_unix_ns}};
+  return {{"run_id", fixed_str(s.id, sizeof s.id)},
+          {"policy", policy_name(l, s)},
+          {"state", state_name(st.state)},
+          {"spent_nanos", st.spent},
+          {"child_spent_nanos", st.child_spent},
+          {"held_nanos", st.held},
+          {"hard_nanos", money(st.hard)},
+          {"calls", st.calls},
+          {"in_flight", st.in_flight},
+          {"begun_unix_ns", st.begun_unix_ns},
+          {"last_charge_unix_ns", st.last_charge_unix_ns}};
 }
 
 // After a run's hard limit or its policy changed: its soft thresholds
@@ -254,7 +260,9 @@ json ControlServer::cmd_status() {
   json j = {{"ok", true},
             {"ledger", l.name()},
             {"daemon_pid", getpid()},
-            {"outcome", d_.outcome() == OwnOutcome::kCreated ? "created" : d_.outcome() == OwnOutcome::kAdopted ? "adopted" : "restored"},
+            {"outcome", d_.outcome() == OwnOutcome::kCreated   ? "created"
+                        : d_.outcome() == OwnOutcome::kAdopted ? "adopted"
+                                                               : "restored"},
             {"started_unix_ns", started_unix_ns_},
             {"uptime_s", (now - started_unix_ns_) / 1'000'000'000u},
             {"run_capacity", l.capacity()},
@@ -296,9 +304,9 @@ json ControlServer::cmd_status() {
     j["history"] = {{"path", h->path()}, {"ok", h->ok()}, {"error", h->ok() ? json(nullptr) : json(h->error())}};
   else
     j["history"] = nullptr;
-  j["control"] = {{"socket", path_},          {"connections", connections_}, {"open_connections", conns_.size()},
-                  {"requests", requests_},    {"errors", errors_},           {"refused", refused_},
-                  {"watchers", hub_.subscribers()}};
+  j["control"] = {
+      {"socket", path_},   {"connections", connections_}, {"open_connections", conns_.size()}, {"requests", requests_},
+      {"errors", errors_}, {"refused", refused_},         {"watchers", hub_.subscribers()}};
   return j;
 }
 
@@ -322,7 +330,7 @@ json ControlServer::cmd_runs(const json& req) {
     const RunSlot& s = l.slots()[i];
     RunStatus st;
     status_of_slot(l, s, &st);
-    bool want = st.state == SlotState::kActive ? state != "closed"
+    bool want = st.state == SlotState::kActive   ? state != "closed"
                 : st.state == SlotState::kClosed ? state != "active"
                                                  : false;
     if (!want) continue;
@@ -371,13 +379,15 @@ json ControlServer::cmd_run(const json& req) {
     for (Nanos t : st.soft)
       if (t != kNoLimit) soft.push_back(t);
     r["soft_nanos"] = soft;
-    r["tokens"] = {{"input", st.input_tokens},   {"cached", st.cached_tokens},
-                   {"cache_write", st.cache_write_tokens}, {"output", st.output_tokens},
+    r["tokens"] = {{"input", st.input_tokens},
+                   {"cached", st.cached_tokens},
+                   {"cache_write", st.cache_write_tokens},
+                   {"output", st.output_tokens},
                    {"reasoning", st.reasoning_tokens}};
     RunLimits lim = limits_of(l, s);
-    r["limits"] = {{"max_calls", lim.max_calls},         {"max_tokens", lim.max_tokens},
+    r["limits"] = {{"max_calls", lim.max_calls},           {"max_tokens", lim.max_tokens},
                    {"max_duration_s", lim.max_duration_s}, {"max_in_flight", lim.max_in_flight},
-                   {"loop_limit", lim.loop_limit},       {"hold_lease_s", lim.hold_lease_s}};
+                   {"loop_limit", lim.loop_limit},         {"hold_lease_s", lim.hold_lease_s}};
     r["looped"] = (st.flags & kRunLooped) != 0;
     r["first_charge_unix_ns"] = st.first_charge_unix_ns;
     r["closed_unix_ns"] = st.closed_unix_ns;
@@ -413,7 +423,8 @@ json ControlServer::cmd_run(const json& req) {
       if (h.run_index.load(std::memory_order_relaxed) != ref.index ||
           h.run_generation.load(std::memory_order_relaxed) != ref.generation)
         continue;
-      holds.push_back({{"state", hold_state_name(hs)}, {"estimate_nanos", h.estimate.load(std::memory_order_relaxed)},
+      holds.push_back({{"state", hold_state_name(hs)},
+                       {"estimate_nanos", h.estimate.load(std::memory_order_relaxed)},
                        {"created_unix_ns", h.created_unix_ns.load(std::memory_order_relaxed)},
                        {"owner_pid", uint32_t(w)}});
     }
@@ -450,7 +461,8 @@ json ControlServer::cmd_pools() {
     const PoolSlot& p = l.pools()[i];
     uint64_t period = period_of(def, now_s);
     json soft = json::array();
-    for (uint32_t k = 0; k < def.soft_count && k < uint32_t(kMaxSoftThresholds); ++k) soft.push_back(def.soft_permille[k]);
+    for (uint32_t k = 0; k < def.soft_count && k < uint32_t(kMaxSoftThresholds); ++k)
+      soft.push_back(def.soft_permille[k]);
     int64_t reset = next_reset(def, period);
     out.push_back({{"name", fixed_str(def.name, sizeof def.name)},
                    {"hard_nanos", money(def.hard_nanos.load(std::memory_order_relaxed))},
@@ -478,14 +490,17 @@ json ControlServer::cmd_set(const json& req) {
   if (target.empty()) return error_reply("set: missing \"target\" (run, pool or policy)");
   if (!a.has("hard") && !a.has("soft")) return error_reply("set: give \"hard\" and/or \"soft\"");
   if (a.has("hard")) {
-    if (req["hard"].is_string() && req["hard"].get<std::string>() == "none") hard_none = true;
-    else if (!a.usd("hard", false, &hard)) return error_reply(a.err + " or \"none\"");
+    if (req["hard"].is_string() && req["hard"].get<std::string>() == "none")
+      hard_none = true;
+    else if (!a.usd("hard", false, &hard))
+      return error_reply(a.err + " or \"none\"");
   }
   std::vector<uint32_t> soft;
   if (a.has("soft")) {
     if (target == "run")
-      return error_reply("set: a run's soft thresholds follow its policy's fractions of its hard limit; "
-                         "set the policy's \"soft\" instead");
+      return error_reply(
+          "set: a run's soft thresholds follow its policy's fractions of its hard limit; "
+          "set the policy's \"soft\" instead");
     const json& v = req["soft"];
     size_t max = target == "policy" ? kMaxSoftThresholds - 1 : kMaxSoftThresholds;
     if (!v.is_array() || v.size() > max)
@@ -494,7 +509,7 @@ json ControlServer::cmd_set(const json& req) {
     for (auto& e : v) {
       if (!e.is_number() || !(e.get<double>() > 0) || e.get<double>() > 1.0)
         return error_reply("set: each \"soft\" fraction must be a number in (0, 1]");
-      soft.push_back(uint32_t(e.get<double>() * 1000 + 0.5));
+      soft.push_back(uint32_t(std::lround(e.get<double>() * 1000)));
     }
   }
   Nanos new_hard = hard_none ? kNoLimit : hard;
@@ -518,7 +533,10 @@ json ControlServer::cmd_set(const json& req) {
     refresh_thresholds(l, s);
     spdlog::info("control: run {} hard limit {} -> {}", name, before == kNoLimit ? "none" : "$" + format_usd(before),
                  new_hard == kNoLimit ? "policy's" : "$" + format_usd(new_hard));
-    return {{"ok", true}, {"target", target}, {"name", name}, {"previous_hard_nanos", money(before)},
+    return {{"ok", true},
+            {"target", target},
+            {"name", name},
+            {"previous_hard_nanos", money(before)},
             {"hard_nanos", money(effective_hard(l, s))}};
   }
   DaemonConfig& cfg = d_.cfg_;
@@ -552,8 +570,8 @@ json ControlServer::cmd_set(const json& req) {
     for (uint32_t i = 0; i < l.capacity(); ++i)
       if (l.slots()[i].policy == index) refresh_thresholds(l, l.slots()[i]);
   spdlog::info("control: {} {} set to {}", target, name, now.dump());
-  return {{"ok", true}, {"target", target}, {"name", name}, {"previous", prev}, {"now", now},
-          {"hard_nanos", now["hard_nanos"]}};
+  return {{"ok", true},       {"target", target}, {"name", name},
+          {"previous", prev}, {"now", now},       {"hard_nanos", now["hard_nanos"]}};
 }
 
 json ControlServer::cmd_end(const json& req) {
@@ -567,7 +585,10 @@ json ControlServer::cmd_end(const json& req) {
   bool was_active = word_state(ref.slot->word.load(std::memory_order_acquire)) == SlotState::kActive;
   if (Status s = end(l, ref); s != Status::kOk) return error_reply(std::string("end: ") + status_message(s));
   if (was_active) spdlog::info("control: ended run {}", id);
-  return {{"ok", true}, {"run_id", id}, {"was_active", was_active}, {"state", "closed"},
+  return {{"ok", true},
+          {"run_id", id},
+          {"was_active", was_active},
+          {"state", "closed"},
           {"spent_nanos", ref.slot->spent.load(std::memory_order_relaxed)}};
 }
 
@@ -591,34 +612,38 @@ json ControlServer::cmd_reset(const json& req, const Peer& peer) {
   }
   Nanos before = ref.slot->spent.load(std::memory_order_acquire);
   if (!a.has("delta")) delta = to - before;  // default: back to zero
-  if (before + delta < 0)
-    return error_reply("reset: spent is $" + format_usd(before) + "; it cannot go below zero");
+  if (before + delta < 0) return error_reply("reset: spent is $" + format_usd(before) + "; it cannot go below zero");
   if (delta > kMaxAmountNanos || delta < -kMaxAmountNanos)
     return error_reply("reset: at most $1,000,000 per adjustment");
   // Same record as `agentbudgetctl adjust`, written before the ledger
   // changes: an adjustment that is not in the log never happens.
-  json rec = {{"time_unix_ns", unix_ns()}, {"kind", "adjustment"}, {"ledger", l.name()}, {"run_id", id},
-              {"delta_nanos", delta}, {"spent_before_nanos", before}, {"reason", reason},
-              {"uid", peer.uid}, {"pid", peer.pid}, {"via", "control_socket"}};
+  json rec = {{"time_unix_ns", unix_ns()}, {"kind", "adjustment"},         {"ledger", l.name()}, {"run_id", id},
+              {"delta_nanos", delta},      {"spent_before_nanos", before}, {"reason", reason},   {"uid", peer.uid},
+              {"pid", peer.pid},           {"via", "control_socket"}};
   std::string err;
   if (!append_audit(audit, rec, &err)) return error_reply("reset: " + err + "; nothing changed");
   Adjustment adj;
   if (Status s = adjust_spent(l, ref, delta, &adj); s != Status::kOk) {
-    append_audit(audit, {{"time_unix_ns", unix_ns()}, {"kind", "adjustment_failed"}, {"run_id", id},
-                         {"error", status_name(s)}}, &err);
+    append_audit(
+        audit, {{"time_unix_ns", unix_ns()}, {"kind", "adjustment_failed"}, {"run_id", id}, {"error", status_name(s)}},
+        &err);
     return error_reply(std::string("reset: ") + status_message(s));
   }
   spdlog::info("control: run {} spent adjusted by ${} by uid {} ({})", id, format_usd(delta), peer.uid, reason);
-  return {{"ok", true}, {"run_id", id}, {"delta_nanos", adj.delta}, {"spent_before_nanos", adj.spent_before},
-          {"spent_after_nanos", adj.spent_after}, {"audit_log", audit}};
+  return {{"ok", true},
+          {"run_id", id},
+          {"delta_nanos", adj.delta},
+          {"spent_before_nanos", adj.spent_before},
+          {"spent_after_nanos", adj.spent_after},
+          {"audit_log", audit}};
 }
 
 json ControlServer::cmd_reload() {
   std::string err;
   if (!d_.reload(&err)) return error_reply("reload: " + err);
   std::lock_guard lock(d_.config_mutex());
-  return {{"ok", true}, {"config_source", d_.config().source},
-          {"config_version", d_.ledger().config()->config_version}};
+  return {
+      {"ok", true}, {"config_source", d_.config().source}, {"config_version", d_.ledger().config()->config_version}};
 }
 
 json ControlServer::cmd_history(const json& req) {
@@ -635,7 +660,8 @@ json ControlServer::cmd_history(const json& req) {
       !a.boolean("by_spend", &by_spend))
     return error_reply(a.err);
   EventKind k;
-  if (!kind.empty() && !event_kind_from_name(kind, &k)) return error_reply("history: unknown event kind '" + kind + "'");
+  if (!kind.empty() && !event_kind_from_name(kind, &k))
+    return error_reply("history: unknown event kind '" + kind + "'");
   History* h = d_.history();
   if (!h || !h->ok())
     return error_reply("history: the history database is not available" + (h ? ": " + h->error() : std::string()));

@@ -15,8 +15,8 @@
 #include <cstring>
 #include <filesystem>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "clock.h"
 #include "daemon.h"
@@ -146,15 +146,15 @@ struct ControlServer::Conn {
   int fd = -1;
   Peer peer;
   std::string in, out;
-  uint64_t last_ms = 0;      // last request received or byte written
-  bool closing = false;      // close once `out` is written (or the deadline passes)
+  uint64_t last_ms = 0;  // last request received or byte written
+  bool closing = false;  // close once `out` is written (or the deadline passes)
   uint64_t close_by_ms = 0;
   std::shared_ptr<WatchHub::Subscriber> watch;
 };
 
 static constexpr size_t kMaxOut = 8u << 20;  // unread replies past this: stop reading requests
-static constexpr size_t kWatchBatch = 256;    // watch lines moved to the socket per pass
-static constexpr int kCloseGraceMs = 5000;    // a final line gets this long to be read
+static constexpr size_t kWatchBatch = 256;   // watch lines moved to the socket per pass
+static constexpr int kCloseGraceMs = 5000;   // a final line gets this long to be read
 
 ControlServer::ControlServer(Daemon& d) : d_(d) {}
 ControlServer::~ControlServer() { stop(); }
@@ -179,7 +179,7 @@ bool ControlServer::start(std::string* error) {
   // A socket left by a daemon that died: remove it, but only if nothing
   // answers on it (the instance lock makes that a second daemon of ANOTHER
   // ledger configured with the same path).
-  struct stat st{};
+  struct stat st {};
   if (lstat(path_.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
       *error = "control socket: " + path_ + " exists and is not a socket; remove it or set control.socket";
@@ -244,7 +244,7 @@ void ControlServer::stop() {
   if (listen_fd_ >= 0) {
     close(listen_fd_);
     listen_fd_ = -1;
-    struct stat st{};
+    struct stat st {};
     if (lstat(path_.c_str(), &st) == 0 && st.st_ino == inode_) unlink(path_.c_str());
   }
   if (wake_fd_ >= 0) close(wake_fd_);
@@ -296,9 +296,10 @@ void ControlServer::loop() {
         socklen_t len = sizeof cred;
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || conns_.size() >= kMaxConnections) {
           // Best effort: the socket is fresh, so one short line fits its buffer.
-          std::string line = dump_line(error_reply(conns_.size() >= kMaxConnections
-                                                       ? "too many control connections; try again later"
-                                                       : "cannot read peer credentials")) + "\n";
+          std::string line =
+              dump_line(error_reply(conns_.size() >= kMaxConnections ? "too many control connections; try again later"
+                                                                     : "cannot read peer credentials")) +
+              "\n";
           ssize_t w = send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
           (void)w;
           close(fd);
@@ -362,7 +363,8 @@ void ControlServer::serve(Conn& c, short revents, uint64_t now) {
     std::vector<std::string> lines;
     if (hub_.take(*c.watch, kWatchBatch, &lines)) {
       c.out += dump_line(error_reply("watch: this subscriber fell more than " + std::to_string(WatchHub::kMaxQueued) +
-                                     " events behind and was dropped; reconnect to watch again")) + "\n";
+                                     " events behind and was dropped; reconnect to watch again")) +
+               "\n";
       c.closing = true;
     } else {
       for (auto& l : lines) c.out += l + "\n";
@@ -411,16 +413,26 @@ std::string ControlServer::handle(const std::string& line, const Peer& peer, boo
       }
       if (is_write && !peer_is_admin(peer, admin_group, &why)) {
         reply = error_reply("permission denied: '" + cmd + "' changes the ledger; " + why);
-      } else if (cmd == "status") reply = cmd_status();
-      else if (cmd == "runs") reply = cmd_runs(req);
-      else if (cmd == "run") reply = cmd_run(req);
-      else if (cmd == "pools") reply = cmd_pools();
-      else if (cmd == "set") reply = cmd_set(req);
-      else if (cmd == "end") reply = cmd_end(req);
-      else if (cmd == "reset") reply = cmd_reset(req, peer);
-      else if (cmd == "reload") reply = cmd_reload();
-      else if (cmd == "history") reply = cmd_history(req);
-      else if (cmd == "suggest") reply = cmd_suggest(req);
+      } else if (cmd == "status")
+        reply = cmd_status();
+      else if (cmd == "runs")
+        reply = cmd_runs(req);
+      else if (cmd == "run")
+        reply = cmd_run(req);
+      else if (cmd == "pools")
+        reply = cmd_pools();
+      else if (cmd == "set")
+        reply = cmd_set(req);
+      else if (cmd == "end")
+        reply = cmd_end(req);
+      else if (cmd == "reset")
+        reply = cmd_reset(req, peer);
+      else if (cmd == "reload")
+        reply = cmd_reload();
+      else if (cmd == "history")
+        reply = cmd_history(req);
+      else if (cmd == "suggest")
+        reply = cmd_suggest(req);
       else if (cmd == "watch") {
         reply = {{"ok", true}, {"watching", true}};
         *watch = true;

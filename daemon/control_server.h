@@ -74,7 +74,7 @@ class ControlServer {
  public:
   static constexpr size_t kMaxRequest = 64 * 1024;  // bytes per request line
   static constexpr size_t kMaxConnections = 64;
-  static constexpr int kIdleTimeoutMs = 60'000;     // a connection that sends nothing for this long is closed
+  static constexpr int kIdleTimeoutMs = 60'000;  // a connection that sends nothing for this long is closed
 
   explicit ControlServer(Daemon& d);
   ~ControlServer();

@@ -28,7 +28,10 @@ std::vector<std::string> check_startable(const DaemonConfig& cfg) {
 }
 
 // metrics_ counts every delivered event; apply_notify() leaves it in place.
-Daemon::Daemon(DaemonConfig cfg) : cfg_(std::move(cfg)) { sinks_.push_back(&metrics_); sinks_.push_back(&log_sink_); }
+Daemon::Daemon(DaemonConfig cfg) : cfg_(std::move(cfg)) {
+  sinks_.push_back(&metrics_);
+  sinks_.push_back(&log_sink_);
+}
 Daemon::~Daemon() {
   control_.reset();  // its thread reads the daemon: stop it first
   close_notify();
@@ -87,9 +90,10 @@ bool Daemon::start(std::string* message) {
   }
   apply_notify();
   spdlog::info("ledger '{}' {} ({} run slots, {} policies, {} priced models from {}; config {})", cfg_.ledger,
-               r.outcome == OwnOutcome::kAdopted ? "adopted" : r.outcome == OwnOutcome::kRestored ? "restored" : "created",
-               ledger_->capacity(),
-               cfg_.policies.size(), model_count_, path, cfg_.source);
+               r.outcome == OwnOutcome::kAdopted    ? "adopted"
+               : r.outcome == OwnOutcome::kRestored ? "restored"
+                                                    : "created",
+               ledger_->capacity(), cfg_.policies.size(), model_count_, path, cfg_.source);
   control_ = std::make_unique<ControlServer>(*this);
   if (!control_->start(message)) {
     control_.reset();
@@ -196,8 +200,9 @@ void Daemon::maybe_snapshot() {
   last_snapshot_ = now;
   // Only the copy happens here; encoding and fsync run in the writer's thread.
   Snapshot s = capture_snapshot(*ledger_);
-  snapshots_->submit(std::move(s), uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                std::chrono::steady_clock::now() - now).count()));
+  snapshots_->submit(
+      std::move(s),
+      uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - now).count()));
 }
 
 bool Daemon::snapshot_now(std::string* error) {
@@ -216,8 +221,10 @@ void Daemon::close_notify() {
   std::unique_lock lock(notify_mu_);
   std::erase_if(sinks_, [&](EventSink* s) {
     if (s == &log_sink_ || s == signaller_.get()) return true;
-    for (auto& w : webhooks_) if (s == w.get()) return true;
-    for (auto& x : exec_sinks_) if (s == x.get()) return true;
+    for (auto& w : webhooks_)
+      if (s == w.get()) return true;
+    for (auto& x : exec_sinks_)
+      if (s == x.get()) return true;
     return false;
   });
   auto old_webhooks = std::move(webhooks_);

@@ -9,19 +9,19 @@
 #include <vector>
 
 #include "config.h"
-#include "file_stamp.h"
-#include "forecaster.h"
 #include "event.h"
 #include "event_scanner.h"
 #include "exec_sink.h"
+#include "file_stamp.h"
+#include "forecaster.h"
 #include "history.h"
 #include "hold_reaper.h"
 #include "instance_lock.h"
-#include "slot_recycler.h"
 #include "ledger_owner.h"
 #include "metrics.h"
-#include "snapshot.h"
 #include "run_signaller.h"
+#include "slot_recycler.h"
+#include "snapshot.h"
 #include "webhook_sink.h"
 
 namespace ab {
@@ -127,8 +127,8 @@ class Daemon {
   std::atomic<bool> reload_requested_{false};
   std::string last_reload_error_;  // guarded by config_mu_
   std::atomic<uint64_t> reloads_{0}, reload_failures_{0};
-  FileStamp config_stamp_;         // the file as last loaded, to notice edits
-  void reload_if_changed();        // loop: on request_reload() or a changed file
+  FileStamp config_stamp_;                 // the file as last loaded, to notice edits
+  void reload_if_changed();                // loop: on request_reload() or a changed file
   bool reload_locked(std::string* error);  // config_mu_ held
   uint64_t ticks_ = 0;
   ReapStats reaped_;  // totals since start

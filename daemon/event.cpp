@@ -50,8 +50,10 @@ std::string describe(const Event& e) {
 }
 
 void LogSink::deliver(const Event& e) {
-  if (e.kind == EventKind::kRunClosed || e.kind == EventKind::kPoolPeriodRolled) spdlog::info("{}", describe(e));
-  else spdlog::warn("{}", describe(e));
+  if (e.kind == EventKind::kRunClosed || e.kind == EventKind::kPoolPeriodRolled)
+    spdlog::info("{}", describe(e));
+  else
+    spdlog::warn("{}", describe(e));
 }
 
 }  // namespace ab

@@ -37,9 +37,12 @@ void write_stdin(int fd, const std::string& text) {
   size_t off = 0;
   while (off < text.size()) {
     ssize_t n = write(fd, text.data() + off, text.size() - off);
-    if (n > 0) off += size_t(n);
-    else if (n < 0 && errno == EINTR) continue;
-    else break;
+    if (n > 0)
+      off += size_t(n);
+    else if (n < 0 && errno == EINTR)
+      continue;
+    else
+      break;
   }
   sigset_t pipe_set;
   sigemptyset(&pipe_set);
@@ -60,7 +63,8 @@ std::string describe_status(int status) {
 
 // "hard_limit of run 'r1'" or "pool_hard_limit of pool 'team'".
 std::string what(const Event& e) {
-  return std::string(event_kind_name(e.kind)) + (e.run_id.empty() ? " of pool '" + e.pool : " of run '" + e.run_id) + "'";
+  return std::string(event_kind_name(e.kind)) + (e.run_id.empty() ? " of pool '" + e.pool : " of run '" + e.run_id) +
+         "'";
 }
 
 }  // namespace
@@ -76,6 +80,7 @@ void ExecSink::handle(const Event& e) {
   std::string json = event_json_text(e) + "\n";
   std::vector<std::string> env = hook_environment(e);
   std::vector<char*> envp;
+  envp.reserve(env.size() + 1);
   for (std::string& s : env) envp.push_back(s.data());
   envp.push_back(nullptr);
   std::string command = cfg_.command;

@@ -17,7 +17,7 @@ struct FileStamp {
 };
 
 inline FileStamp stamp_of(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   FileStamp f;
   if (path.empty() || stat(path.c_str(), &st) != 0) return f;
   f.exists = true;

@@ -27,8 +27,10 @@ void Forecaster::update(Track* t, Nanos load, uint64_t now) {
   double inst = double(load - t->last_load) / dt;
   // A run's first step starts at its first charge with load 0: the average
   // since then. A pool's starts at the daemon's first sample of its period.
-  if (t->rate < 0) t->rate = inst;
-  else t->rate += (1.0 - std::exp(-dt / kRateWindowS)) * (inst - t->rate);
+  if (t->rate < 0)
+    t->rate = inst;
+  else
+    t->rate += (1.0 - std::exp(-dt / kRateWindowS)) * (inst - t->rate);
   if (t->rate < 0) t->rate = 0;  // an operator's downward reset is not negative spending
   t->last_unix_ns = now;
   t->last_load = load;
@@ -45,8 +47,10 @@ Forecast Forecaster::project(const Track& t, Nanos hard, uint64_t horizon_unix_s
   double projected = double(t.load) + t.rate * ahead;
   f.projected = projected >= 9.2e18 ? INT64_MAX : Nanos(projected);
   if (hard == kNoLimit) return f;
-  if (t.load >= hard) f.exhaust_in_s = 0;
-  else if (t.rate > 0) f.exhaust_in_s = int64_t(double(hard - t.load) / t.rate);
+  if (t.load >= hard)
+    f.exhaust_in_s = 0;
+  else if (t.rate > 0)
+    f.exhaust_in_s = int64_t(double(hard - t.load) / t.rate);
   f.over_budget = t.load < hard && f.projected > hard;
   return f;
 }

@@ -33,8 +33,8 @@ namespace ab {
 inline constexpr double kRateWindowS = 60.0;
 
 struct ForecastSettings {
-  uint64_t min_age_s = 30;    // spending for this long before an event may fire
-  uint64_t horizon_s = 900;   // horizon of runs without max duration, pools without period
+  uint64_t min_age_s = 30;   // spending for this long before an event may fire
+  uint64_t horizon_s = 900;  // horizon of runs without max duration, pools without period
 };
 
 struct Forecast {

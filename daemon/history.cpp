@@ -11,8 +11,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 namespace ab {
 namespace {
@@ -58,8 +58,10 @@ class Stmt {
   bool ok() const { return rc_ == SQLITE_OK; }
   void bind(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); }
   void bind(int i, const std::string& v) {
-    if (v.empty()) sqlite3_bind_null(s_, i);
-    else sqlite3_bind_text(s_, i, v.data(), int(v.size()), SQLITE_TRANSIENT);
+    if (v.empty())
+      sqlite3_bind_null(s_, i);
+    else
+      sqlite3_bind_text(s_, i, v.data(), int(v.size()), SQLITE_TRANSIENT);
   }
   void bind_null(int i) { sqlite3_bind_null(s_, i); }
   int step() { return sqlite3_step(s_); }
@@ -101,8 +103,8 @@ double usd(Nanos n) { return double(n) / 1e9; }
 
 Nanos suggested_budget(Nanos p95, double margin) {
   const __int128 ppm = std::llround(std::max(0.0, margin) * 1e6);  // exact integer maths from here
-  const __int128 cent = 10'000'000;                                 // nanos
-  __int128 scaled = (__int128)p95 * (1'000'000 + ppm);              // nanos * 1e6
+  const __int128 cent = 10'000'000;                                // nanos
+  __int128 scaled = (__int128)p95 * (1'000'000 + ppm);             // nanos * 1e6
   __int128 cents = (scaled + cent * 1'000'000 - 1) / (cent * 1'000'000);
   __int128 v = cents * cent;
   return v > INT64_MAX ? INT64_MAX : Nanos(v);
@@ -131,19 +133,19 @@ Suggestion suggest_from(std::vector<Nanos> spends, double margin) {
 }
 
 nlohmann::json to_json(const Suggestion& s) {
-  nlohmann::json j = {{"policy", s.policy},
-                      {"since_unix_ns", s.since_unix_ns},
-                      {"margin", s.margin},
-                      {"runs", s.n},
-                      {"min_runs", kMinSuggestSample},
-                      {"sample_too_small", s.too_small}};
+  nlohmann::json j = {{"policy", s.policy}, {"since_unix_ns", s.since_unix_ns}, {"margin", s.margin},
+                      {"runs", s.n},        {"min_runs", kMinSuggestSample},    {"sample_too_small", s.too_small}};
   if (s.n == 0) {
     j["suggested_nanos"] = nullptr;
     j["suggested_usd"] = nullptr;
     return j;
   }
-  for (auto [name, v] : {std::pair{"p50", s.p50}, {"p95", s.p95}, {"p99", s.p99}, {"mean", s.mean},
-                         {"max", s.max}, {"suggested", s.suggested}}) {
+  for (auto [name, v] : {std::pair{"p50", s.p50},
+                         {"p95", s.p95},
+                         {"p99", s.p99},
+                         {"mean", s.mean},
+                         {"max", s.max},
+                         {"suggested", s.suggested}}) {
     j[std::string(name) + "_nanos"] = v;
     j[std::string(name) + "_usd"] = usd(v);
   }
@@ -156,17 +158,16 @@ std::string describe(const Suggestion& s) {
   char margin[32];
   std::snprintf(margin, sizeof margin, "%g", s.margin * 100);
   line += std::to_string(s.n) + (s.n == 1 ? " closed run" : " closed runs") + ", p50 $" + format_usd(s.p50) +
-          ", p95 $" + format_usd(s.p95) + ", p99 $" + format_usd(s.p99) + ", mean $" + format_usd(s.mean) +
-          ", max $" + format_usd(s.max) + "; suggested hard limit $" + format_usd(s.suggested) + " (p95 + " +
-          margin + "%)";
+          ", p95 $" + format_usd(s.p95) + ", p99 $" + format_usd(s.p99) + ", mean $" + format_usd(s.mean) + ", max $" +
+          format_usd(s.max) + "; suggested hard limit $" + format_usd(s.suggested) + " (p95 + " + margin + "%)";
   if (s.too_small)
     line += "; sample too small (fewer than " + std::to_string(kMinSuggestSample) + " runs): do not rely on it";
   return line;
 }
 
 nlohmann::json to_json(const EventRow& e) {
-  nlohmann::json j = {{"id", e.id}, {"unix_ns", e.unix_ns}, {"kind", e.kind}, {"spent_nanos", e.spent},
-                      {"spent_usd", usd(e.spent)}};
+  nlohmann::json j = {
+      {"id", e.id}, {"unix_ns", e.unix_ns}, {"kind", e.kind}, {"spent_nanos", e.spent}, {"spent_usd", usd(e.spent)}};
   if (!e.run_id.empty()) j["run_id"] = e.run_id, j["calls"] = e.calls;
   if (!e.policy.empty()) j["policy"] = e.policy;
   if (!e.pool.empty()) j["pool"] = e.pool, j["period"] = e.period;
@@ -179,13 +180,21 @@ nlohmann::json to_json(const EventRow& e) {
 }
 
 nlohmann::json to_json(const RunRow& r) {
-  nlohmann::json j = {{"run_id", r.run_id}, {"policy", r.policy}, {"begun_unix_ns", r.begun_unix_ns},
-                      {"closed_unix_ns", r.closed_unix_ns}, {"duration_ns", r.duration_ns},
-                      {"spent_nanos", r.spent}, {"spent_usd", usd(r.spent)},
+  nlohmann::json j = {{"run_id", r.run_id},
+                      {"policy", r.policy},
+                      {"begun_unix_ns", r.begun_unix_ns},
+                      {"closed_unix_ns", r.closed_unix_ns},
+                      {"duration_ns", r.duration_ns},
+                      {"spent_nanos", r.spent},
+                      {"spent_usd", usd(r.spent)},
                       {"hard_nanos", r.hard == kNoLimit ? nlohmann::json(nullptr) : nlohmann::json(r.hard)},
-                      {"overshoot_nanos", r.overshoot}, {"commit_excess_nanos", r.commit_excess},
-                      {"calls", r.calls}, {"input_tokens", r.input_tokens}, {"cached_tokens", r.cached_tokens},
-                      {"cache_write_tokens", r.cache_write_tokens}, {"output_tokens", r.output_tokens},
+                      {"overshoot_nanos", r.overshoot},
+                      {"commit_excess_nanos", r.commit_excess},
+                      {"calls", r.calls},
+                      {"input_tokens", r.input_tokens},
+                      {"cached_tokens", r.cached_tokens},
+                      {"cache_write_tokens", r.cache_write_tokens},
+                      {"output_tokens", r.output_tokens},
                       {"reasoning_tokens", r.reasoning_tokens}};
   return j;
 }
@@ -296,15 +305,21 @@ void History::record_locked(const Event& e) {
   ins.bind(2, std::string(event_kind_name(e.kind)));
   ins.bind(3, e.run_id);
   ins.bind(4, e.pool);
-  if (e.pool.empty()) ins.bind_null(5);
-  else ins.bind(5, int64_t(e.period));
+  if (e.pool.empty())
+    ins.bind_null(5);
+  else
+    ins.bind(5, int64_t(e.period));
   ins.bind(6, e.policy);
-  if (e.threshold < 0) ins.bind_null(7);
-  else ins.bind(7, int64_t(e.threshold));
+  if (e.threshold < 0)
+    ins.bind_null(7);
+  else
+    ins.bind(7, int64_t(e.threshold));
   ins.bind(8, e.threshold_nanos);
   ins.bind(9, e.spent);
-  if (e.hard == kNoLimit) ins.bind_null(10);
-  else ins.bind(10, e.hard);
+  if (e.hard == kNoLimit)
+    ins.bind_null(10);
+  else
+    ins.bind(10, e.hard);
   ins.bind(11, int64_t(e.calls));
   ins.bind(12, e.reason);
   ins.bind(13, e.forecast_final);
@@ -324,8 +339,10 @@ void History::record_locked(const Event& e) {
     run.bind(4, int64_t(closed));
     run.bind(5, int64_t(closed > e.begun_unix_ns ? closed - e.begun_unix_ns : 0));
     run.bind(6, e.spent);
-    if (e.hard == kNoLimit) run.bind_null(7);
-    else run.bind(7, e.hard);
+    if (e.hard == kNoLimit)
+      run.bind_null(7);
+    else
+      run.bind(7, e.hard);
     run.bind(8, e.hard != kNoLimit && e.spent > e.hard ? e.spent - e.hard : 0);
     run.bind(9, e.commit_excess);
     run.bind(10, int64_t(e.calls));
@@ -466,8 +483,7 @@ bool History::runs(const RunQuery& q, std::vector<RunRow>* out, std::string* err
   return true;
 }
 
-bool History::pool_periods(const std::string& pool, size_t limit, std::vector<PoolPeriodRow>* out,
-                           std::string* error) {
+bool History::pool_periods(const std::string& pool, size_t limit, std::vector<PoolPeriodRow>* out, std::string* error) {
   out->clear();
   std::lock_guard<std::mutex> g(mu_);
   if (!db_) {
@@ -484,8 +500,7 @@ bool History::pool_periods(const std::string& pool, size_t limit, std::vector<Po
   }
   if (!pool.empty()) s.bind(1, pool);
   int rc;
-  while ((rc = s.step()) == SQLITE_ROW)
-    out->push_back({s.text(0), uint64_t(s.i64(1)), s.i64(2), uint64_t(s.i64(3))});
+  while ((rc = s.step()) == SQLITE_ROW) out->push_back({s.text(0), uint64_t(s.i64(1)), s.i64(2), uint64_t(s.i64(3))});
   if (rc != SQLITE_DONE) {
     if (error) *error = sqlite3_errmsg(db_);
     return false;

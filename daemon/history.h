@@ -67,9 +67,9 @@ struct RunQuery {
 
 struct PoolPeriodRow {
   std::string pool;
-  uint64_t period = 0;  // the period tag that ended
-  Nanos spent = 0;      // its spend when it rolled
-  uint64_t unix_ns = 0; // when the daemon saw it roll
+  uint64_t period = 0;   // the period tag that ended
+  Nanos spent = 0;       // its spend when it rolled
+  uint64_t unix_ns = 0;  // when the daemon saw it roll
 };
 
 inline constexpr size_t kMinSuggestSample = 5;
@@ -82,8 +82,8 @@ struct Suggestion {
   double margin = 0.20;
   size_t n = 0;
   Nanos p50 = 0, p95 = 0, p99 = 0, mean = 0, max = 0;  // mean rounded half up
-  Nanos suggested = 0;     // p95 * (1 + margin), rounded up to a whole cent; 0 if n == 0
-  bool too_small = true;   // n < kMinSuggestSample: report, but do not trust
+  Nanos suggested = 0;                                 // p95 * (1 + margin), rounded up to a whole cent; 0 if n == 0
+  bool too_small = true;                               // n < kMinSuggestSample: report, but do not trust
 };
 
 // Pure computation behind History::suggest (spends in any order).
@@ -128,7 +128,7 @@ class History {
                std::string* error = nullptr);
 
  private:
-  bool exec(const char* sql);  // under mu_
+  bool exec(const char* sql);          // under mu_
   void fail(const std::string& what);  // under mu_: remembers and logs (once per distinct error)
   void record_locked(const Event& e);
   bool commit_locked();

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <set>
-#include <vector>
 #include <utility>
+#include <vector>
 
 #include "holds.h"
 #include "run_limits.h"
@@ -151,8 +151,9 @@ bool HoldReaper::repair_run(uint32_t run_index, uint32_t run_generation) {
   bool ok = run.held.compare_exchange_strong(held_now, held, std::memory_order_seq_cst) &&
             run.in_flight.compare_exchange_strong(in_flight_now, in_flight, std::memory_order_seq_cst);
   for (size_t i = 0; ok && i < ancs.size(); ++i)
-    ok = ancs[i].slot->held.compare_exchange_strong(anc_held[i], ancs[i].held, std::memory_order_seq_cst) &&
-         ancs[i].slot->child_spent.compare_exchange_strong(anc_child[i], ancs[i].child_spent, std::memory_order_seq_cst);
+    ok =
+        ancs[i].slot->held.compare_exchange_strong(anc_held[i], ancs[i].held, std::memory_order_seq_cst) &&
+        ancs[i].slot->child_spent.compare_exchange_strong(anc_child[i], ancs[i].child_spent, std::memory_order_seq_cst);
   for (size_t j = 0; ok && j < pools.size(); ++j)
     ok = pools[j].slot->held.compare_exchange_strong(pool_held[j], pools[j].held, std::memory_order_seq_cst) &&
          pools[j].slot->total_spent.compare_exchange_strong(pool_total[j], pools[j].total, std::memory_order_seq_cst);
@@ -202,8 +203,10 @@ ReapStats HoldReaper::pass(uint64_t now) {
     }
   }
   for (auto [index, gen] : to_repair) {
-    if (repair_run(index, gen)) ++st.repaired;
-    else ++st.pending_repairs;
+    if (repair_run(index, gen))
+      ++st.repaired;
+    else
+      ++st.pending_repairs;
   }
   return st;
 }

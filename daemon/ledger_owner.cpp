@@ -154,8 +154,8 @@ bool remove_ledger(const std::string& ledger) {
   return a || b;
 }
 
-static OwnResult create(const DaemonConfig& cfg, const std::vector<ModelPrice>& models,
-                        std::unique_ptr<Ledger>* out, const OnCreate& on_create) {
+static OwnResult create(const DaemonConfig& cfg, const std::vector<ModelPrice>& models, std::unique_ptr<Ledger>* out,
+                        const OnCreate& on_create) {
   OwnResult r;
   gid_t gid = client_gid(cfg);
   if (gid == gid_t(-1) && cfg.group_required) {
@@ -166,8 +166,8 @@ static OwnResult create(const DaemonConfig& cfg, const std::vector<ModelPrice>& 
   Segment data, config;
   // The config segment first: a data segment is only ever ready when its
   // config exists, and clients map the config read-only (0640).
-  SegmentError e = Segment::create(config_segment_name(cfg.ledger), config_segment_size(kModelIndexCapacity),
-                                   0640, gid, &config, &r.message);
+  SegmentError e = Segment::create(config_segment_name(cfg.ledger), config_segment_size(kModelIndexCapacity), 0640, gid,
+                                   &config, &r.message);
   if (e != SegmentError::kNone) {
     r.status = e == SegmentError::kPermission ? Status::kPermission : Status::kSystem;
     return r;
@@ -177,8 +177,8 @@ static OwnResult create(const DaemonConfig& cfg, const std::vector<ModelPrice>& 
   write_config_segment(c, cfg, models);
   c->ready.store(1, std::memory_order_release);
 
-  e = Segment::create(data_segment_name(cfg.ledger), data_segment_size(cfg.run_capacity, cfg.hold_capacity), 0660, gid, &data,
-                      &r.message);
+  e = Segment::create(data_segment_name(cfg.ledger), data_segment_size(cfg.run_capacity, cfg.hold_capacity), 0660, gid,
+                      &data, &r.message);
   if (e != SegmentError::kNone) {
     Segment::remove(config_segment_name(cfg.ledger));
     r.status = e == SegmentError::kPermission ? Status::kPermission : Status::kSystem;
@@ -208,8 +208,8 @@ static OwnResult create(const DaemonConfig& cfg, const std::vector<ModelPrice>& 
   return r;
 }
 
-OwnResult own_ledger(const DaemonConfig& cfg, const std::vector<ModelPrice>& models,
-                     std::unique_ptr<Ledger>* out, const OnCreate& on_create) {
+OwnResult own_ledger(const DaemonConfig& cfg, const std::vector<ModelPrice>& models, std::unique_ptr<Ledger>* out,
+                     const OnCreate& on_create) {
   OwnResult r;
   if (!valid_ledger_name(cfg.ledger)) {
     r.status = Status::kInvalidArgument;

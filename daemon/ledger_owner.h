@@ -31,8 +31,8 @@ struct OwnResult {
 // snapshot there and sets *restored. If it returns false (with a message)
 // the new segments are removed and own_ledger fails with that message.
 using OnCreate = std::function<bool(Ledger& fresh, bool* restored, std::string* message)>;
-OwnResult own_ledger(const DaemonConfig& cfg, const std::vector<ModelPrice>& models,
-                     std::unique_ptr<Ledger>* out, const OnCreate& on_create = {});
+OwnResult own_ledger(const DaemonConfig& cfg, const std::vector<ModelPrice>& models, std::unique_ptr<Ledger>* out,
+                     const OnCreate& on_create = {});
 
 // Rewrites policies and prices in the config segment under its seqlock.
 // Existing runs see new policy limits at once.

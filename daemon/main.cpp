@@ -11,8 +11,8 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon.h"
-#include "systemd_notify.h"
 #include "segment.h"
+#include "systemd_notify.h"
 
 // The handlers are installed before the ledger exists, so a SIGTERM that
 // arrives while the daemon starts (a client may already see the ledger) is
@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
   std::string message;
   app.add_option("-c,--config", config_path, "TOML configuration file (default: built-in configuration)");
   app.add_option("--ledger", ledger, "ledger name (overrides the config and $AGENTBUDGET_LEDGER)")
-      ->check(CLI::Validator([](std::string& v) { return v.empty() ? std::string("must not be empty") : std::string(); }, "NAME"));
+      ->check(CLI::Validator(
+          [](std::string& v) { return v.empty() ? std::string("must not be empty") : std::string(); }, "NAME"));
   app.add_flag("--check", check, "validate the configuration and exit");
   app.add_flag("--remove-ledger", remove, "remove the ledger's segments (losing its runs) and exit");
   bool discard_snapshot = false;
@@ -93,12 +94,12 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
-  struct sigaction hup{};
+  struct sigaction hup {};
   hup.sa_handler = on_sighup;
   sigemptyset(&hup.sa_mask);
   sigaction(SIGHUP, &hup, nullptr);
@@ -112,7 +113,8 @@ int main(int argc, char** argv) {
   g_daemon.store(&daemon);
   if (g_stop_requested) daemon.stop();  // asked while starting: run() stops at once, cleanly
   // systemd (Type=notify): the ledger exists and clients may use it.
-  ab::notify_ready("serving ledger '" + cfg.ledger + "' (" + std::to_string(daemon.ledger().capacity()) + " run slots)");
+  ab::notify_ready("serving ledger '" + cfg.ledger + "' (" + std::to_string(daemon.ledger().capacity()) +
+                   " run slots)");
   daemon.run();
   g_daemon.store(nullptr);
   return 0;

@@ -55,10 +55,14 @@ std::string escape(std::string_view s, bool quote) {
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else if (c == '"' && quote) out += "\\\"";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else if (c == '"' && quote)
+      out += "\\\"";
+    else
+      out += c;
   }
   return out;
 }
@@ -74,7 +78,8 @@ class Exposition {
   void sample(const char* label, std::string_view value, int64_t v) { sample({{label, value}}, v); }
   void sample(std::initializer_list<std::pair<const char*, std::string_view>> labels, int64_t v) {
     std::string l = "{";
-    for (auto& [key, value] : labels) l += (l.size() > 1 ? ",": "") + std::string(key) + "=\"" + escape(value, true) + "\"";
+    for (auto& [key, value] : labels)
+      l += (l.size() > 1 ? "," : "") + std::string(key) + "=\"" + escape(value, true) + "\"";
     line(l + "}", v);
   }
   void seconds(double s) {
@@ -133,16 +138,20 @@ std::string render_metrics(Daemon& d, uint64_t now_unix_ns) {
   const RunSlot* slots = l.slots();
   for (uint32_t i = 0, n = l.capacity(); i < n; ++i) {
     SlotState st = word_state(slots[i].word.load(std::memory_order_acquire));
-    if (st == SlotState::kActive) ++active;
-    else if (st == SlotState::kClosed) ++closed;
-    else continue;
+    if (st == SlotState::kActive)
+      ++active;
+    else if (st == SlotState::kClosed)
+      ++closed;
+    else
+      continue;
     if (slots[i].policy < spend.size()) spend[slots[i].policy] += slots[i].spent.load(rel);
   }
 
   Exposition x;
   x.family("runs_active", "gauge", "Runs begun and not ended, in the run table.");
   x.sample(int64_t(active));
-  x.family("runs_closed", "gauge", "Ended runs still in the run table (their slots are recycled after a grace period).");
+  x.family("runs_closed", "gauge",
+           "Ended runs still in the run table (their slots are recycled after a grace period).");
   x.sample(int64_t(closed));
   x.family("run_capacity", "gauge", "Slots of the run table.");
   x.sample(int64_t(l.capacity()));
@@ -154,7 +163,8 @@ std::string render_metrics(Daemon& d, uint64_t now_unix_ns) {
   for (size_t i = 0; i < policies.size(); ++i) x.sample("policy", policies[i], spend[i]);
 
   x.family("pool_spend_nanousd", "gauge", "Spend in nano-USD of the pool's current period.");
-  for (size_t i = 0; i < pools.size(); ++i) x.sample("pool", pools[i].name, period_spent(l.pools()[i], pools[i].period));
+  for (size_t i = 0; i < pools.size(); ++i)
+    x.sample("pool", pools[i].name, period_spent(l.pools()[i], pools[i].period));
   x.family("pool_hard_limit_nanousd", "gauge", "Hard limit in nano-USD of each pool that has one, per period.");
   for (auto& p : pools)
     if (p.hard != kNoLimit) x.sample("pool", p.name, p.hard);
@@ -170,7 +180,8 @@ std::string render_metrics(Daemon& d, uint64_t now_unix_ns) {
     if (Reason(r) != Reason::kNone) x.sample("reason", reason_name(Reason(r)), int64_t(m.denied_runs(r)));
   x.sample("reason", "other", int64_t(m.denied_runs(DaemonMetrics::kReasonSlots - 1)));
   x.family("events_total", "counter", "Events the daemon delivered to its sinks, by kind.");
-  for (int k = 0; k < kEventKindCount; ++k) x.sample("kind", event_kind_name(EventKind(k)), int64_t(m.events(EventKind(k))));
+  for (int k = 0; k < kEventKindCount; ++k)
+    x.sample("kind", event_kind_name(EventKind(k)), int64_t(m.events(EventKind(k))));
 
   x.family("holds_reclaimed_total", "counter", "Holds the daemon released: of dead processes, or past their lease.");
   x.sample("cause", "dead_process", int64_t(m.released_dead_.load(rel)));
@@ -199,7 +210,8 @@ std::string render_metrics(Daemon& d, uint64_t now_unix_ns) {
   x.sample(int64_t(c.config_version));
   x.family("config_reloads_total", "counter", "Configuration reloads applied.");
   x.sample(int64_t(d.reloads()));
-  x.family("config_reload_failures_total", "counter", "Configuration reloads refused (the running configuration stayed).");
+  x.family("config_reload_failures_total", "counter",
+           "Configuration reloads refused (the running configuration stayed).");
   x.sample(int64_t(d.reload_failures()));
 
   SnapshotStats snap = d.snapshot_stats();
@@ -209,9 +221,11 @@ std::string render_metrics(Daemon& d, uint64_t now_unix_ns) {
   x.sample("result", "failed", int64_t(snap.failed));
   x.family("snapshot_last_written_time_seconds", "gauge", "Unix time of the last snapshot written (0: none yet).");
   x.seconds(double(snap.last_written_unix_ns) / 1e9);
-  x.family("snapshot_last_capture_duration_seconds", "gauge", "Time the daemon thread spent copying the ledger for the last snapshot.");
+  x.family("snapshot_last_capture_duration_seconds", "gauge",
+           "Time the daemon thread spent copying the ledger for the last snapshot.");
   x.seconds(double(snap.last_capture_ns) / 1e9);
-  x.family("snapshot_last_write_duration_seconds", "gauge", "Time the last snapshot took to encode, write, fsync and rename.");
+  x.family("snapshot_last_write_duration_seconds", "gauge",
+           "Time the last snapshot took to encode, write, fsync and rename.");
   x.seconds(double(snap.last_write_ns) / 1e9);
   x.family("snapshot_last_bytes", "gauge", "Size of the last snapshot file.");
   x.sample(int64_t(snap.last_bytes));

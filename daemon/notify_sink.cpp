@@ -22,7 +22,9 @@ QueuedSink::QueuedSink(const std::string& kind, std::string target, const EventF
 
 QueuedSink::~QueuedSink() { shutdown(std::chrono::milliseconds(0)); }
 
-void QueuedSink::start_worker() { worker_ = std::thread([this] { loop(); }); }
+void QueuedSink::start_worker() {
+  worker_ = std::thread([this] { loop(); });
+}
 
 void QueuedSink::deliver(const Event& e) {
   if (!filter_.accepts(e.kind)) return;
@@ -44,8 +46,10 @@ void QueuedSink::deliver(const Event& e) {
     }
   }
   // Logged outside the lock; once when a burst of drops starts and once when it ends.
-  if (resumed_after) spdlog::warn("{}: queue accepts events again after dropping {}", name_, resumed_after);
-  else if (burst_started) spdlog::warn("{}: queue full ({} events); dropping events until it drains", name_, capacity_);
+  if (resumed_after)
+    spdlog::warn("{}: queue accepts events again after dropping {}", name_, resumed_after);
+  else if (burst_started)
+    spdlog::warn("{}: queue full ({} events); dropping events until it drains", name_, capacity_);
 }
 
 SinkStats QueuedSink::stats() const {

@@ -86,7 +86,7 @@ class QueuedSink : public EventSink {
   std::deque<Event> queue_;
   bool closing_ = false;
   bool exited_ = false;
-  bool in_burst_ = false;       // dropping since the last accepted event
+  bool in_burst_ = false;  // dropping since the last accepted event
   uint64_t burst_dropped_ = 0;
   std::atomic<bool> abort_{false};
   std::atomic<uint64_t> dropped_{0};

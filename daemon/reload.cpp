@@ -83,8 +83,10 @@ bool Daemon::reload_locked(std::string* error) {
   cfg_ = std::move(next);
   // New sinks only when [notify] changed: queued webhook deliveries survive
   // a reload that only moved limits.
-  if (notify_changed) apply_notify();
-  else apply_signals();
+  if (notify_changed)
+    apply_notify();
+  else
+    apply_signals();
   models_ = std::move(prices.models);
   model_count_ = models_.size();
   last_reload_error_.clear();

@@ -60,7 +60,8 @@ const char* RunSignaller::send(const Target& t, int sig) const {
   int pidfd = int(syscall(SYS_pidfd_open, pid_t(t.pid), 0));
   if (pidfd < 0 && errno != ENOSYS) return "gone";
   const char* why = nullptr;
-  if (process_start_ticks(t.pid) != t.start_ticks) why = "gone (its pid now names another process)";
+  if (process_start_ticks(t.pid) != t.start_ticks)
+    why = "gone (its pid now names another process)";
   else if ((pidfd >= 0 ? int(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0)) : kill(pid_t(t.pid), sig)) != 0)
     why = std::strerror(errno);
   if (pidfd >= 0) close(pidfd);
@@ -91,7 +92,8 @@ void RunSignaller::deliver(const Event& e) {
       spdlog::info("run '{}': pid {} ({}) not signalled: {}", e.run_id, t.pid, t.role, why);
     }
   }
-  if (!sent) spdlog::info("run '{}' reached its hard limit; no live process of it to send {}", e.run_id, signal_name(sig));
+  if (!sent)
+    spdlog::info("run '{}' reached its hard limit; no live process of it to send {}", e.run_id, signal_name(sig));
 }
 
 }  // namespace ab

@@ -11,7 +11,7 @@ bool SlotRecycler::recyclable(uint32_t index, uint64_t now, const std::vector<bo
   uint64_t closed = s.closed_unix_ns.load(std::memory_order_relaxed);
   if (closed == 0 || now < closed || now - closed < grace_ns_) return false;
   if (s.pending_events.load(std::memory_order_acquire) & ~s.delivered_events.load(std::memory_order_acquire))
-    return false;  // the daemon has not told anyone yet
+    return false;                 // the daemon has not told anyone yet
   if (held[index]) return false;  // a hold (or an operation) still refers to it
   // No active relative: an active descendant still rolls spend up into it,
   // an active ancestor still counts it in child_spent.

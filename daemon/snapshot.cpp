@@ -72,8 +72,8 @@ void text(Archive& ar, std::string& s, size_t max, const char* what) {
   ar(cereal::make_size_tag(n));
   if constexpr (Archive::is_loading::value) {
     if (n > max)
-      throw BadSnapshot(std::string(what) + " is " + std::to_string(n) + " bytes long (at most " +
-                        std::to_string(max) + ")");
+      throw BadSnapshot(std::string(what) + " is " + std::to_string(n) + " bytes long (at most " + std::to_string(max) +
+                        ")");
     s.resize(size_t(n));
   }
   ar(cereal::binary_data(s.data(), size_t(n)));
@@ -271,7 +271,8 @@ Snapshot capture_snapshot(const Ledger& l) {
     r.closed_unix_ns = x.closed_unix_ns.load(std::memory_order_relaxed);
     r.client_hard = x.client_hard.load(std::memory_order_relaxed);
     r.client_soft = x.client_soft.load(std::memory_order_relaxed);
-    for (int k = 0; k < kMaxSoftThresholds; ++k) r.soft_nanos[size_t(k)] = x.soft_nanos[k].load(std::memory_order_relaxed);
+    for (int k = 0; k < kMaxSoftThresholds; ++k)
+      r.soft_nanos[size_t(k)] = x.soft_nanos[k].load(std::memory_order_relaxed);
     r.max_calls = x.max_calls;
     r.max_in_flight = x.max_in_flight;
     r.loop_limit = x.loop_limit;
@@ -351,8 +352,8 @@ bool decode_snapshot(std::string_view bytes, Snapshot* out, std::string* error) 
     return false;
   }
   if (payload.size() > len) {
-    *error = std::to_string(payload.size() - len) + " unexpected bytes after the " + std::to_string(len) +
-             "-byte payload";
+    *error =
+        std::to_string(payload.size() - len) + " unexpected bytes after the " + std::to_string(len) + "-byte payload";
     return false;
   }
   if (uint32_t actual = crc32(payload); actual != crc) {
@@ -579,7 +580,8 @@ bool restore_snapshot(Ledger& l, const Snapshot& s, RestoreStats* stats, std::st
     x.pending_events.store(r.pending_events, std::memory_order_relaxed);
     x.delivered_events.store(r.delivered_events, std::memory_order_relaxed);
     x.closed_unix_ns.store(r.closed_unix_ns, std::memory_order_relaxed);
-    for (int t = 0; t < kMaxSoftThresholds; ++t) x.soft_nanos[t].store(r.soft_nanos[size_t(t)], std::memory_order_relaxed);
+    for (int t = 0; t < kMaxSoftThresholds; ++t)
+      x.soft_nanos[t].store(r.soft_nanos[size_t(t)], std::memory_order_relaxed);
     x.first_charge_unix_ns.store(r.first_charge_unix_ns, std::memory_order_relaxed);
     x.spent.store(r.spent, std::memory_order_relaxed);
     x.calls.store(r.calls, std::memory_order_relaxed);
@@ -605,8 +607,10 @@ bool restore_snapshot(Ledger& l, const Snapshot& s, RestoreStats* stats, std::st
     for (int t = 0; t < kMaxRunPools; ++t) x.pools[t] = kNoPool;
     for (const std::string& name : r.pools) {
       auto it = pool_index.find(name);
-      if (it == pool_index.end()) ++stats->dropped_pools;
-      else if (np < kMaxRunPools) x.pools[np++] = it->second;
+      if (it == pool_index.end())
+        ++stats->dropped_pools;
+      else if (np < kMaxRunPools)
+        x.pools[np++] = it->second;
     }
     uint32_t na = 0;
     for (const std::string& a : r.ancestors) {

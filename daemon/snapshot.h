@@ -97,9 +97,9 @@ SnapshotRead read_snapshot_file(const std::string& path, Snapshot* out, std::str
 
 struct RestoreStats {
   size_t runs = 0, pools = 0;
-  size_t unknown_policies = 0;  // runs put under the default policy
-  size_t dropped_pools = 0;     // pool names no longer configured
-  size_t dropped_ancestors = 0; // ancestors not in the snapshot
+  size_t unknown_policies = 0;   // runs put under the default policy
+  size_t dropped_pools = 0;      // pool names no longer configured
+  size_t dropped_ancestors = 0;  // ancestors not in the snapshot
 };
 
 // Re-creates the snapshot's runs and pools in a FRESH ledger that no client
@@ -116,15 +116,15 @@ bool restore_from_file(Ledger& fresh, const std::string& path, bool discard, boo
 
 // Counters for metrics and logs.
 struct SnapshotStats {
-  uint64_t written = 0;          // files published
-  uint64_t unchanged = 0;        // writes skipped: same content as the file
+  uint64_t written = 0;    // files published
+  uint64_t unchanged = 0;  // writes skipped: same content as the file
   uint64_t failed = 0;
   uint64_t last_capture_ns = 0;  // copying the ledger (daemon thread)
   uint64_t last_write_ns = 0;    // encoding, writing, fsync, rename (writer thread)
   uint64_t last_written_unix_ns = 0;
   uint64_t last_bytes = 0;
   uint64_t last_runs = 0;
-  std::string last_error;        // empty once a write succeeds again
+  std::string last_error;  // empty once a write succeeds again
 };
 
 // Writes snapshots of one file from a thread of its own, so the fsync never

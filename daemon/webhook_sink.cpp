@@ -79,8 +79,7 @@ void WebhookSink::handle(const Event& e) {
     }
     if (!retryable || attempt >= cfg_.retries || aborting()) {
       failed_.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("{}: gave up on {} after {} attempt(s): {}", name(), event_kind_name(e.kind), attempt + 1,
-                   outcome);
+      spdlog::warn("{}: gave up on {} after {} attempt(s): {}", name(), event_kind_name(e.kind), attempt + 1, outcome);
       return;
     }
     // backoff_ms, 2x, 4x, ... capped at a minute (and no shift overflow).

@@ -11,7 +11,7 @@
 namespace ab {
 
 struct Adjustment {
-  Nanos delta = 0;          // may be negative
+  Nanos delta = 0;  // may be negative
   Nanos spent_before = 0;
   Nanos spent_after = 0;
 };

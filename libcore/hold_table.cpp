@@ -26,8 +26,8 @@ void free_hold_slot(HoldSlot& h) {
   h.word.store(pack_hold(HoldState::kFree, word_generation(w) + 1, 0), std::memory_order_seq_cst);
 }
 
-void init_hold_slot(HoldSlot& h, const ProcessIdentity& me, uint32_t run_index, uint32_t run_generation,
-                    Nanos estimate, uint64_t fingerprint) {
+void init_hold_slot(HoldSlot& h, const ProcessIdentity& me, uint32_t run_index, uint32_t run_generation, Nanos estimate,
+                    uint64_t fingerprint) {
   h.owner_start_ticks.store(me.start_ticks, std::memory_order_relaxed);
   h.run_index.store(run_index, std::memory_order_relaxed);
   h.run_generation.store(run_generation, std::memory_order_relaxed);

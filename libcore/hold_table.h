@@ -16,8 +16,8 @@ HoldSlot* claim_hold_slot(const Ledger& l, HoldState as, uint32_t pid, uint32_t*
 void free_hold_slot(HoldSlot& h);
 
 // Fills the owner and run fields of a freshly claimed slot.
-void init_hold_slot(HoldSlot& h, const ProcessIdentity& me, uint32_t run_index, uint32_t run_generation,
-                    Nanos estimate, uint64_t fingerprint);
+void init_hold_slot(HoldSlot& h, const ProcessIdentity& me, uint32_t run_index, uint32_t run_generation, Nanos estimate,
+                    uint64_t fingerprint);
 
 // The record of an operation that spans several levels (a charge or an
 // adjustment of a run with pools or ancestors): claimed first, in state

@@ -58,8 +58,7 @@ HoldSlot* take_hold(const Ledger& l, const RunRef& r, HoldRef ref, HoldState to,
   uint64_t w = h.word.load(std::memory_order_acquire);
   if (hold_state(w) != HoldState::kActive || word_generation(w) != ref.generation) return nullptr;
   if (h.run_index != r.index || h.run_generation != r.generation) return nullptr;
-  if (!h.word.compare_exchange_strong(w, pack_hold(to, ref.generation, pid), std::memory_order_seq_cst))
-    return nullptr;
+  if (!h.word.compare_exchange_strong(w, pack_hold(to, ref.generation, pid), std::memory_order_seq_cst)) return nullptr;
   return &h;
 }
 
@@ -232,8 +231,10 @@ bool reclaim_hold(const Ledger& l, uint32_t index, const ProcessIdentity& daemon
       run.in_flight.fetch_sub(1, std::memory_order_acq_rel);
     }
   }
-  if (owner_alive) h.word.store(pack_hold(HoldState::kExpired, word_generation(w), daemon.pid), std::memory_order_seq_cst);
-  else free_hold_slot(h);
+  if (owner_alive)
+    h.word.store(pack_hold(HoldState::kExpired, word_generation(w), daemon.pid), std::memory_order_seq_cst);
+  else
+    free_hold_slot(h);
   return true;
 }
 
@@ -257,7 +258,8 @@ Status estimate_for_run(const Ledger& l, const RunRef& r, std::string_view model
     m = ModelPrice{};
     m.max_output_tokens = kUnknownModelMaxOutput;
     m.tier_count = 1;
-    m.tiers[0] = PriceTier{0, p->fallback_input, p->fallback_output, kPriceUnset, kPriceUnset, kPriceUnset, kPriceUnset};
+    m.tiers[0] =
+        PriceTier{0, p->fallback_input, p->fallback_output, kPriceUnset, kPriceUnset, kPriceUnset, kPriceUnset};
   } else if (s != Status::kOk) {
     return s;
   }

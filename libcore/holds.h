@@ -18,8 +18,7 @@ struct HoldRef {
 // Also the admission of one call: checks closed, duration, tokens, unpriced,
 // the loop guard (fingerprint 0 = none), max calls (a granted hold counts a
 // call), max in flight and the hard limit. kDenied with the reason, or kOk.
-Status reserve(const Ledger& l, const RunRef& r, Nanos estimate, uint64_t fingerprint, HoldRef* out,
-               Decision* d);
+Status reserve(const Ledger& l, const RunRef& r, Nanos estimate, uint64_t fingerprint, HoldRef* out, Decision* d);
 
 // Records `actual` (it may exceed the estimate: the excess is recorded and
 // added to the run's overshoot) and returns the hold. If the daemon already

@@ -13,8 +13,7 @@ std::string_view LabelSet::get(std::string_view k) const {
 bool valid_label_key(std::string_view k) {
   if (k.empty() || k.size() > 31) return false;
   for (char c : k)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
-      return false;
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-')) return false;
   return true;
 }
 
@@ -59,8 +58,7 @@ int match_policy(const Policy* policies, uint32_t count, const LabelSet& labels)
   uint32_t best_matches = 0;
   for (uint32_t i = 1; i < count; ++i) {
     const Policy& p = policies[i];
-    if (p.retired || p.match_count == 0 || p.match_count > uint32_t(kMaxPolicyMatches) ||
-        p.match_count <= best_matches)
+    if (p.retired || p.match_count == 0 || p.match_count > uint32_t(kMaxPolicyMatches) || p.match_count <= best_matches)
       continue;
     bool all = true;
     for (uint32_t m = 0; m < p.match_count && all; ++m) {

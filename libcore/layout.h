@@ -37,9 +37,9 @@ inline constexpr int kMaxPolicies = 64;
 inline constexpr int kMaxPolicyMatches = 4;
 inline constexpr int kMaxModels = 4096;
 inline constexpr int kMaxPools = 64;
-inline constexpr int kMaxRunPools = 4;        // pools one run belongs to
-inline constexpr int kMaxAncestors = 3;       // parent, grandparent, great-grandparent
-inline constexpr int kPeriodBoundaries = 512; // calendar period starts published ahead
+inline constexpr int kMaxRunPools = 4;         // pools one run belongs to
+inline constexpr int kMaxAncestors = 3;        // parent, grandparent, great-grandparent
+inline constexpr int kPeriodBoundaries = 512;  // calendar period starts published ahead
 inline constexpr uint16_t kNoPool = 0xFFFF;
 // Creation leases: one word per bucket of run-id hashes. A process creating
 // a run holds its bucket's lease (CAS 0 -> its pid; a dead holder's lease is
@@ -61,12 +61,12 @@ struct alignas(kCacheLine) DataHeader {
   uint32_t layout_major;
   uint32_t layout_minor;
   uint64_t fingerprint;
-  uint64_t segment_size;    // bytes, whole object
-  uint32_t run_capacity;    // power of two
+  uint64_t segment_size;  // bytes, whole object
+  uint32_t run_capacity;  // power of two
   uint32_t hold_capacity;
-  uint64_t runs_offset;     // byte offset of RunSlot[run_capacity]
+  uint64_t runs_offset;  // byte offset of RunSlot[run_capacity]
   uint64_t created_unix_ns;
-  uint64_t holds_offset;    // byte offset of HoldSlot[hold_capacity]
+  uint64_t holds_offset;  // byte offset of HoldSlot[hold_capacity]
   // PoolSlot[kMaxPools] follows the holds, then the creation leases
   // (std::atomic<uint64_t>[kCreateLeases]); offsets computed, not stored.
 
@@ -139,7 +139,7 @@ enum EventBit : uint32_t {
   kEventUnpriced = 1u << 9,
   kEventClosed = 1u << 10,
   kEventLoop = 1u << 11,
-  kEventDenied = 1u << 12,  // the run's first denied call (last_denial says why)
+  kEventDenied = 1u << 12,    // the run's first denied call (last_denial says why)
   kEventForecast = 1u << 13,  // forecast_over_budget; set by the daemon only (daemon/forecaster.h)
 };
 inline constexpr uint32_t soft_event_bit(int k) { return kEventSoft0 << k; }
@@ -149,12 +149,12 @@ struct alignas(kCacheLine) RunSlot {
   std::atomic<uint64_t> word;
   uint64_t id_hash;
   uint32_t id_len;
-  uint16_t policy;               // index into ConfigHeader policies
+  uint16_t policy;  // index into ConfigHeader policies
   uint16_t reserved0;
   std::atomic<uint64_t> claimer_start_ticks;  // claimer start time, 0 until written
   uint64_t begun_unix_ns;
-  std::atomic<int64_t> client_hard;      // caller-requested cap; only ever lowered (CAS min)
-  std::atomic<uint32_t> pending_events;  // EventBit set by clients (fetch_or)
+  std::atomic<int64_t> client_hard;        // caller-requested cap; only ever lowered (CAS min)
+  std::atomic<uint32_t> pending_events;    // EventBit set by clients (fetch_or)
   std::atomic<uint32_t> delivered_events;  // EventBit the daemon has delivered (daemon only)
   std::atomic<uint64_t> closed_unix_ns;
 
@@ -181,12 +181,12 @@ struct alignas(kCacheLine) RunSlot {
   std::atomic<uint64_t> reasoning_tokens;
 
   // Line 5: admission state, written by reservations (CAS) and releases.
-  alignas(kCacheLine) std::atomic<int64_t> held;   // sum of ACTIVE holds' estimates
-  std::atomic<uint32_t> in_flight;                 // holds outstanding
-  std::atomic<uint32_t> flags;                     // RunFlag bits
-  std::atomic<uint64_t> loop_word;                 // fingerprint (48 bits) | repeat count (16 bits)
-  std::atomic<uint64_t> hold_seq;                  // bumped by every hold transition on this run
-  std::atomic<int64_t> overshoot;                  // sum of commits' excess over their estimates
+  alignas(kCacheLine) std::atomic<int64_t> held;  // sum of ACTIVE holds' estimates
+  std::atomic<uint32_t> in_flight;                // holds outstanding
+  std::atomic<uint32_t> flags;                    // RunFlag bits
+  std::atomic<uint64_t> loop_word;                // fingerprint (48 bits) | repeat count (16 bits)
+  std::atomic<uint64_t> hold_seq;                 // bumped by every hold transition on this run
+  std::atomic<int64_t> overshoot;                 // sum of commits' excess over their estimates
   // Per-run overrides chosen at begin (0 = the policy's); may only lower it.
   uint32_t max_calls;
   uint32_t max_in_flight;
@@ -197,11 +197,11 @@ struct alignas(kCacheLine) RunSlot {
   // Line 6: the levels above this run, fixed at begin. Every charge and
   // hold of this run also applies to its ancestors and its pools.
   alignas(kCacheLine) std::atomic<int64_t> child_spent;  // sum of descendants' spent (an aggregate)
-  uint16_t pools[kMaxRunPools];              // pool indices, kNoPool = unused
-  uint32_t ancestor_index[kMaxAncestors];    // parent first
+  uint16_t pools[kMaxRunPools];                          // pool indices, kNoPool = unused
+  uint32_t ancestor_index[kMaxAncestors];                // parent first
   uint32_t ancestor_generation[kMaxAncestors];
   uint32_t ancestor_count;
-  std::atomic<uint32_t> last_denial;         // Reason (low 16 bits) | pool index + 1 (high 16 bits)
+  std::atomic<uint32_t> last_denial;  // Reason (low 16 bits) | pool index + 1 (high 16 bits)
 };
 static_assert(sizeof(RunSlot) == 7 * kCacheLine);
 static_assert(offsetof(RunSlot, id) == 64);
@@ -227,16 +227,16 @@ static_assert(sizeof(DataHeader) == 4 * kCacheLine);
 struct alignas(kCacheLine) PoolSlot {
   std::atomic<int64_t> total_spent;
   std::atomic<int64_t> held;
-  std::atomic<uint64_t> op_seq;        // bumped at the start of every operation on the pool
-  std::atomic<uint64_t> events;        // period tag << 48 | EventBit
-  std::atomic<uint64_t> delivered;     // same shape; written by the daemon only
-  std::atomic<int64_t> archived_spent; // spent of member runs whose slots were recycled (daemon only)
+  std::atomic<uint64_t> op_seq;         // bumped at the start of every operation on the pool
+  std::atomic<uint64_t> events;         // period tag << 48 | EventBit
+  std::atomic<uint64_t> delivered;      // same shape; written by the daemon only
+  std::atomic<int64_t> archived_spent;  // spent of member runs whose slots were recycled (daemon only)
   uint64_t reserved0[2];
 
   alignas(kCacheLine) std::atomic<uint64_t> period_tag;  // current period number
-  std::atomic<int64_t> period_base;    // total_spent when the current period began
-  std::atomic<uint64_t> base_tag;      // the period period_base belongs to
-  std::atomic<int64_t> previous_spent; // spend of the period before (history)
+  std::atomic<int64_t> period_base;                      // total_spent when the current period began
+  std::atomic<uint64_t> base_tag;                        // the period period_base belongs to
+  std::atomic<int64_t> previous_spent;                   // spend of the period before (history)
   std::atomic<uint64_t> previous_tag;
   uint64_t reserved1[3];
 };
@@ -264,7 +264,12 @@ static_assert(sizeof(PoolSlot) == 2 * kCacheLine);
 // ancestors: the slot is then only the operation's record, so the daemon can
 // tell a charge interrupted between levels from one still running.
 enum class HoldState : uint8_t {
-  kFree = 0, kReserving = 1, kActive = 2, kCommitting = 3, kReleasing = 4, kCharging = 5,
+  kFree = 0,
+  kReserving = 1,
+  kActive = 2,
+  kCommitting = 3,
+  kReleasing = 4,
+  kCharging = 5,
   // Released by the daemon because its lease ran out, while its owner lives:
   // kept (same generation) so the owner's late commit is still recorded,
   // once; freed by the owner's commit or release, or by the daemon after
@@ -289,10 +294,10 @@ struct alignas(kCacheLine) HoldSlot {
   std::atomic<uint32_t> run_index;
   std::atomic<uint32_t> run_generation;
   std::atomic<int64_t> estimate;
-  std::atomic<int64_t> actual;        // set before kHoldCommitting's run updates
+  std::atomic<int64_t> actual;  // set before kHoldCommitting's run updates
   std::atomic<uint64_t> created_unix_ns;
   std::atomic<uint64_t> fingerprint;
-  std::atomic<uint32_t> stage;        // StageBit progress of the current transition
+  std::atomic<uint32_t> stage;  // StageBit progress of the current transition
   uint32_t reserved0;
 };
 static_assert(sizeof(HoldSlot) == kCacheLine);
@@ -319,20 +324,20 @@ struct PolicyMatch {
 
 struct alignas(kCacheLine) Policy {
   char name[64];
-  std::atomic<int64_t> hard_nanos;                 // kNoLimit = none
-  uint32_t soft_permille[kMaxSoftThresholds];      // of the hard limit; 0 = unused
+  std::atomic<int64_t> hard_nanos;             // kNoLimit = none
+  uint32_t soft_permille[kMaxSoftThresholds];  // of the hard limit; 0 = unused
   uint32_t soft_count;
   UnknownModel unknown_model;
-  Femtos fallback_input;   // per-token rates used for unpriced models
+  Femtos fallback_input;  // per-token rates used for unpriced models
   Femtos fallback_output;
   uint32_t match_count;    // all matches must hold; 0 = matches anything
   uint32_t max_in_flight;  // 0 = unlimited
   PolicyMatch matches[kMaxPolicyMatches];
-  uint64_t max_calls;      // 0 = unlimited
-  uint64_t max_tokens;     // all token kinds; 0 = unlimited
-  uint64_t max_duration_s; // since the run began; 0 = unlimited
-  uint64_t hold_lease_s;   // holds older than this are reclaimed; 0 = never
-  uint32_t loop_limit;     // deny the call that makes N identical fingerprints in a row; 0 = off
+  uint64_t max_calls;       // 0 = unlimited
+  uint64_t max_tokens;      // all token kinds; 0 = unlimited
+  uint64_t max_duration_s;  // since the run began; 0 = unlimited
+  uint64_t hold_lease_s;    // holds older than this are reclaimed; 0 = never
+  uint32_t loop_limit;      // deny the call that makes N identical fingerprints in a row; 0 = off
   // 1 = removed from the configuration: kept (same index) for the runs that
   // use it, never chosen for a new run.
   uint32_t retired;
@@ -348,16 +353,16 @@ enum class PeriodKind : uint32_t { kNone = 0, kRolling = 1, kCalendar = 2 };
 // code: period number = first_period + the index of the last start <= now.
 struct alignas(kCacheLine) PoolDef {
   char name[64];
-  std::atomic<int64_t> hard_nanos;            // kNoLimit = none
+  std::atomic<int64_t> hard_nanos;  // kNoLimit = none
   uint32_t soft_permille[kMaxSoftThresholds];
   uint32_t soft_count;
   PeriodKind period;
-  uint64_t rolling_s;                         // kRolling: period length
-  int64_t anchor_unix_s;                      // kRolling: start of period 0
-  uint64_t first_period;                      // kCalendar: number of the period starting at starts[0]
-  uint32_t start_count;                       // kCalendar: valid entries of starts
-  uint32_t retired;                           // 1 = removed from the configuration, kept for its runs
-  int64_t starts[kPeriodBoundaries];          // kCalendar: ascending unix seconds
+  uint64_t rolling_s;                 // kRolling: period length
+  int64_t anchor_unix_s;              // kRolling: start of period 0
+  uint64_t first_period;              // kCalendar: number of the period starting at starts[0]
+  uint32_t start_count;               // kCalendar: valid entries of starts
+  uint32_t retired;                   // 1 = removed from the configuration, kept for its runs
+  int64_t starts[kPeriodBoundaries];  // kCalendar: ascending unix seconds
 };
 
 struct alignas(kCacheLine) ConfigHeader {
@@ -366,24 +371,27 @@ struct alignas(kCacheLine) ConfigHeader {
   uint32_t layout_minor;
   uint64_t fingerprint;
   uint64_t segment_size;
-  uint64_t policies_offset;      // Policy[kMaxPolicies]
-  uint64_t models_offset;        // ModelPrice[kMaxModels]
-  uint64_t model_index_offset;   // uint32_t[model_index_capacity]: model index + 1, 0 = empty
-  uint64_t pools_offset;         // PoolDef[kMaxPools]
-  uint32_t model_index_capacity; // power of two
+  uint64_t policies_offset;       // Policy[kMaxPolicies]
+  uint64_t models_offset;         // ModelPrice[kMaxModels]
+  uint64_t model_index_offset;    // uint32_t[model_index_capacity]: model index + 1, 0 = empty
+  uint64_t pools_offset;          // PoolDef[kMaxPools]
+  uint32_t model_index_capacity;  // power of two
   uint32_t reserved0;
 
   alignas(kCacheLine) std::atomic<uint64_t> seq;  // seqlock, even = stable
-  uint32_t policy_count;   // 1..kMaxPolicies; policy 0 is the default
-  uint32_t model_count;    // 0..kMaxModels
-  uint32_t pool_count;     // 0..kMaxPools
-  uint64_t config_version; // bumped by each applied configuration
+  uint32_t policy_count;                          // 1..kMaxPolicies; policy 0 is the default
+  uint32_t model_count;                           // 0..kMaxModels
+  uint32_t pool_count;                            // 0..kMaxPools
+  uint64_t config_version;                        // bumped by each applied configuration
 
   alignas(kCacheLine) std::atomic<uint32_t> ready;
 };
 
 constexpr uint64_t fnv1a(uint64_t h, uint64_t v) {
-  for (int i = 0; i < 8; ++i) { h ^= (v >> (i * 8)) & 0xFF; h *= 0x100000001b3ULL; }
+  for (int i = 0; i < 8; ++i) {
+    h ^= (v >> (i * 8)) & 0xFF;
+    h *= 0x100000001b3ULL;
+  }
   return h;
 }
 
@@ -391,14 +399,13 @@ constexpr uint64_t fnv1a(uint64_t h, uint64_t v) {
 // headers refuses the segment instead of misreading it.
 inline constexpr uint64_t kLayoutFingerprint = [] {
   uint64_t h = 0xcbf29ce484222325ULL;
-  for (uint64_t v : {uint64_t(sizeof(DataHeader)), uint64_t(sizeof(RunSlot)),
-                     uint64_t(offsetof(RunSlot, spent)), uint64_t(offsetof(RunSlot, soft_nanos)),
-                     uint64_t(offsetof(DataHeader, ready)), uint64_t(sizeof(ConfigHeader)),
-                     uint64_t(sizeof(Policy)), uint64_t(sizeof(ModelPrice)), uint64_t(sizeof(HoldSlot)),
-                     uint64_t(offsetof(RunSlot, held)), uint64_t(offsetof(DataHeader, holds_offset)),
-                     uint64_t(sizeof(PoolSlot)), uint64_t(sizeof(PoolDef)), uint64_t(offsetof(RunSlot, child_spent)),
-                     uint64_t(kMaxPolicies), uint64_t(kMaxModels), uint64_t(kRunIdMax),
-                     uint64_t(kLayoutMajor), uint64_t(kLayoutMinor)})
+  for (uint64_t v :
+       {uint64_t(sizeof(DataHeader)), uint64_t(sizeof(RunSlot)), uint64_t(offsetof(RunSlot, spent)),
+        uint64_t(offsetof(RunSlot, soft_nanos)), uint64_t(offsetof(DataHeader, ready)), uint64_t(sizeof(ConfigHeader)),
+        uint64_t(sizeof(Policy)), uint64_t(sizeof(ModelPrice)), uint64_t(sizeof(HoldSlot)),
+        uint64_t(offsetof(RunSlot, held)), uint64_t(offsetof(DataHeader, holds_offset)), uint64_t(sizeof(PoolSlot)),
+        uint64_t(sizeof(PoolDef)), uint64_t(offsetof(RunSlot, child_spent)), uint64_t(kMaxPolicies),
+        uint64_t(kMaxModels), uint64_t(kRunIdMax), uint64_t(kLayoutMajor), uint64_t(kLayoutMinor)})
     h = fnv1a(h, v);
   return h;
 }();

@@ -41,15 +41,14 @@ Status Ledger::validate(const Segment& data, const Segment& config, std::string*
     return Status::kCorrupt;
   }
   if (h->layout_major != kLayoutMajor || h->fingerprint != kLayoutFingerprint) {
-    *message = "data segment layout " + std::to_string(h->layout_major) + "." +
-               std::to_string(h->layout_minor) + " (fingerprint mismatch) is not this library's " +
-               std::to_string(kLayoutMajor) + "." + std::to_string(kLayoutMinor);
+    *message = "data segment layout " + std::to_string(h->layout_major) + "." + std::to_string(h->layout_minor) +
+               " (fingerprint mismatch) is not this library's " + std::to_string(kLayoutMajor) + "." +
+               std::to_string(kLayoutMinor);
     return Status::kIncompatible;
   }
   uint32_t cap = h->run_capacity, holds = h->hold_capacity;
   if (cap == 0 || cap > kMaxRunCapacity || (cap & (cap - 1)) != 0 || holds == 0 || holds > kMaxRunCapacity ||
-      h->runs_offset != sizeof(DataHeader) ||
-      h->holds_offset != sizeof(DataHeader) + uint64_t(cap) * sizeof(RunSlot) ||
+      h->runs_offset != sizeof(DataHeader) || h->holds_offset != sizeof(DataHeader) + uint64_t(cap) * sizeof(RunSlot) ||
       h->segment_size != data_segment_size(cap, holds) || data.size() < h->segment_size) {
     *message = "data segment header is inconsistent (capacity " + std::to_string(cap) + ", size " +
                std::to_string(data.size()) + ")";
@@ -79,8 +78,7 @@ Status Ledger::validate(const Segment& data, const Segment& config, std::string*
   if (icap == 0 || (icap & (icap - 1)) != 0 || c->segment_size != config_segment_size(icap) ||
       config.size() < c->segment_size || c->policies_offset != sizeof(ConfigHeader) ||
       c->models_offset != policies_end || c->model_index_offset != models_end || c->pools_offset != index_end ||
-      c->pool_count > uint32_t(kMaxPools) ||
-      c->policy_count == 0 || c->policy_count > uint32_t(kMaxPolicies) ||
+      c->pool_count > uint32_t(kMaxPools) || c->policy_count == 0 || c->policy_count > uint32_t(kMaxPolicies) ||
       c->model_count > uint32_t(kMaxModels)) {
     *message = "config segment header is inconsistent";
     return Status::kCorrupt;
@@ -109,8 +107,7 @@ void Ledger::bind(Segment data, Segment config, std::string name) {
   self_fork_generation_.store(fork_generation(), std::memory_order_release);
 }
 
-Status Ledger::open(const std::string& name, bool writable_data, std::unique_ptr<Ledger>* out,
-                    std::string* message) {
+Status Ledger::open(const std::string& name, bool writable_data, std::unique_ptr<Ledger>* out, std::string* message) {
   if (!valid_ledger_name(name)) {
     *message = "invalid ledger name '" + name + "' (1-200 of [A-Za-z0-9_.-])";
     return Status::kInvalidArgument;
@@ -154,8 +151,7 @@ Status Ledger::resolve_policy(std::string_view labels, uint16_t* policy) const {
 Status Ledger::find_price(std::string_view model, ModelPrice* out) const {
   bool found = false;
   Status s = read_config(*config_, [&] {
-    const ModelPrice* m = find_model(models_, config_->model_count, model_index_,
-                                     config_->model_index_capacity, model);
+    const ModelPrice* m = find_model(models_, config_->model_count, model_index_, config_->model_index_capacity, model);
     found = m != nullptr;
     if (found) std::memcpy(static_cast<void*>(out), m, sizeof *out);
   });
@@ -196,8 +192,7 @@ static Nanos effective_hard_at_begin(const Policy* p, Nanos requested) {
 // Lowers the caller-requested cap to `requested` if it is lower (CAS min).
 static void lower_client_hard(RunSlot& s, Nanos requested) {
   Nanos cur = s.client_hard.load(std::memory_order_relaxed);
-  while (requested < cur &&
-         !s.client_hard.compare_exchange_weak(cur, requested, std::memory_order_relaxed)) {
+  while (requested < cur && !s.client_hard.compare_exchange_weak(cur, requested, std::memory_order_relaxed)) {
   }
 }
 
@@ -245,8 +240,8 @@ Status Ledger::attach(RunSlot& s, uint32_t idx, uint64_t w, const BeginOptions* 
   return Status::kOk;
 }
 
-Status Ledger::probe(std::string_view run_id, uint64_t hash, const BeginOptions* create,
-                     uint16_t policy, const RunLevelsAtBegin& levels, RunRef* out) const {
+Status Ledger::probe(std::string_view run_id, uint64_t hash, const BeginOptions* create, uint16_t policy,
+                     const RunLevelsAtBegin& levels, RunRef* out) const {
   // Look the id up first, with no lease: attaching is the common case.
   const uint32_t mask = capacity_ - 1;
   uint32_t idx = uint32_t(hash) & mask;
@@ -363,9 +358,9 @@ void Ledger::fill_new_run(RunSlot& s, std::string_view run_id, uint64_t hash, co
   write_soft_thresholds(s, p, effective_hard_at_begin(p, create.hard_nanos), create.soft_nanos);
   for (auto* a : {&s.pending_events, &s.delivered_events, &s.in_flight, &s.flags, &s.last_denial})
     a->store(0, std::memory_order_relaxed);
-  for (auto* a : {&s.closed_unix_ns, &s.first_charge_unix_ns, &s.calls, &s.last_charge_unix_ns, &s.input_tokens,
-                  &s.cached_tokens, &s.cache_write_tokens, &s.output_tokens, &s.reasoning_tokens, &s.loop_word,
-                  &s.hold_seq})
+  for (auto* a :
+       {&s.closed_unix_ns, &s.first_charge_unix_ns, &s.calls, &s.last_charge_unix_ns, &s.input_tokens, &s.cached_tokens,
+        &s.cache_write_tokens, &s.output_tokens, &s.reasoning_tokens, &s.loop_word, &s.hold_seq})
     a->store(0, std::memory_order_relaxed);
   for (auto* a : {&s.spent, &s.held, &s.overshoot, &s.child_spent}) a->store(0, std::memory_order_relaxed);
   s.max_calls = create.max_calls;

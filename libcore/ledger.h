@@ -51,8 +51,7 @@ class Ledger {
  public:
   // Maps and validates the ledger `name`. `writable_data` is false only for
   // read-only tools (status views).
-  static Status open(const std::string& name, bool writable_data, std::unique_ptr<Ledger>* out,
-                     std::string* message);
+  static Status open(const std::string& name, bool writable_data, std::unique_ptr<Ledger>* out, std::string* message);
   // Validates a mapped data/config segment pair; used by open and by the
   // daemon when adopting segments it did not create in this process.
   static Status validate(const Segment& data, const Segment& config, std::string* message);

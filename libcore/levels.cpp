@@ -117,7 +117,8 @@ bool add_held_to_levels(const Ledger& l, const Levels& lv, Nanos estimate, Reaso
   bool ok = true;
   for (; done_a < lv.ancestor_count && ok; ++done_a) {
     RunSlot& a = *lv.ancestors[done_a];
-    if (!add_held_checked(a.held, [&] { return ancestor_spent(a); }, estimate, effective_hard(l, a))) {
+    if (!add_held_checked(
+            a.held, [&] { return ancestor_spent(a); }, estimate, effective_hard(l, a))) {
       ok = false;
       *why = Reason::kParent;
       break;
@@ -126,7 +127,8 @@ bool add_held_to_levels(const Ledger& l, const Levels& lv, Nanos estimate, Reaso
   for (; ok && done_p < lv.pool_count; ++done_p) {
     PoolSlot& p = *lv.pools[done_p];
     uint64_t period = lv.period[done_p];
-    if (!add_held_checked(p.held, [&] { return period_spent(p, period); }, estimate, pool_hard(*lv.defs[done_p]))) {
+    if (!add_held_checked(
+            p.held, [&] { return period_spent(p, period); }, estimate, pool_hard(*lv.defs[done_p]))) {
       ok = false;
       *why = Reason::kPool;
       *pool = lv.pool_index[done_p];

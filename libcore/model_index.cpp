@@ -6,8 +6,8 @@
 
 namespace ab {
 
-static const ModelPrice* lookup_exact(const ModelPrice* models, uint32_t count, const uint32_t* index,
-                                      uint32_t cap, std::string_view name) {
+static const ModelPrice* lookup_exact(const ModelPrice* models, uint32_t count, const uint32_t* index, uint32_t cap,
+                                      std::string_view name) {
   uint32_t mask = cap - 1;
   uint32_t i = uint32_t(run_id_hash(name)) & mask;
   for (uint32_t probes = 0; probes < cap; ++probes, i = (i + 1) & mask) {
@@ -15,8 +15,7 @@ static const ModelPrice* lookup_exact(const ModelPrice* models, uint32_t count, 
     if (v == 0) return nullptr;
     if (v > count) return nullptr;  // corrupt entry: treat as a miss
     const ModelPrice& m = models[v - 1];
-    if (m.name_len == name.size() && m.name_len <= kModelNameMax &&
-        std::memcmp(m.name, name.data(), name.size()) == 0)
+    if (m.name_len == name.size() && m.name_len <= kModelNameMax && std::memcmp(m.name, name.data(), name.size()) == 0)
       return &m;
   }
   return nullptr;

@@ -18,7 +18,6 @@ const ModelPrice* find_model(const ModelPrice* models, uint32_t model_count, con
 // Daemon side: fills `index` (capacity a power of two, zeroed by the caller)
 // for models[0..count). Returns false if a name is duplicated or the index
 // is too small; the first entry of a duplicate name wins either way.
-bool build_model_index(const ModelPrice* models, uint32_t count, uint32_t* index,
-                       uint32_t index_capacity);
+bool build_model_index(const ModelPrice* models, uint32_t count, uint32_t* index, uint32_t index_capacity);
 
 }  // namespace ab

@@ -33,10 +33,10 @@ static_assert(sizeof(PriceTier) == 56);
 struct ModelPrice {
   char name[kModelNameMax + 1];  // NUL-terminated table key
   uint32_t name_len;
-  uint32_t tier_count;           // 1..kMaxTiers, ascending above_prompt_tokens
-  uint64_t max_output_tokens;    // 0 when unknown
-  uint64_t max_input_tokens;     // 0 when unknown
-  Femtos per_request;            // fixed fee per call (input_cost_per_request), 0 if none
+  uint32_t tier_count;         // 1..kMaxTiers, ascending above_prompt_tokens
+  uint64_t max_output_tokens;  // 0 when unknown
+  uint64_t max_input_tokens;   // 0 when unknown
+  Femtos per_request;          // fixed fee per call (input_cost_per_request), 0 if none
   PriceTier tiers[kMaxTiers];
 };
 static_assert(sizeof(ModelPrice) == 128 + 8 + 8 + 8 + 8 + 4 * 56);

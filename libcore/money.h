@@ -8,7 +8,7 @@
 
 namespace ab {
 
-using Nanos = int64_t;                    // nano-USD
+using Nanos = int64_t;  // nano-USD
 inline constexpr Nanos kNanosPerUsd = 1'000'000'000;
 inline constexpr Nanos kNoLimit = INT64_MAX;  // "no hard limit"
 
@@ -28,8 +28,6 @@ std::optional<int64_t> parse_decimal_scaled(std::string_view text, int scale);
 std::string format_usd(Nanos n, int min_decimals = 2);
 
 // Overflow-checked addition; false on overflow.
-inline bool add_overflows(Nanos a, Nanos b, Nanos* out) {
-  return __builtin_add_overflow(a, b, out);
-}
+inline bool add_overflows(Nanos a, Nanos b, Nanos* out) { return __builtin_add_overflow(a, b, out); }
 
 }  // namespace ab

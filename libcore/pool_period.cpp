@@ -4,8 +4,7 @@ namespace ab {
 
 uint64_t period_of(const PoolDef& def, int64_t now) {
   switch (def.period) {
-    case PeriodKind::kNone:
-      return 0;
+    case PeriodKind::kNone: return 0;
     case PeriodKind::kRolling:
       if (def.rolling_s == 0 || now < def.anchor_unix_s) return 0;
       return uint64_t(now - def.anchor_unix_s) / def.rolling_s;
@@ -16,8 +15,10 @@ uint64_t period_of(const PoolDef& def, int64_t now) {
       uint32_t lo = 0, hi = n;
       while (hi - lo > 1) {
         uint32_t mid = (lo + hi) / 2;
-        if (def.starts[mid] <= now) lo = mid;
-        else hi = mid;
+        if (def.starts[mid] <= now)
+          lo = mid;
+        else
+          hi = mid;
       }
       return def.first_period + lo;
     }
@@ -27,10 +28,8 @@ uint64_t period_of(const PoolDef& def, int64_t now) {
 
 int64_t next_reset(const PoolDef& def, uint64_t period) {
   switch (def.period) {
-    case PeriodKind::kNone:
-      return INT64_MAX;
-    case PeriodKind::kRolling:
-      return def.anchor_unix_s + int64_t((period + 1) * def.rolling_s);
+    case PeriodKind::kNone: return INT64_MAX;
+    case PeriodKind::kRolling: return def.anchor_unix_s + int64_t((period + 1) * def.rolling_s);
     case PeriodKind::kCalendar: {
       uint32_t n = def.start_count <= uint32_t(kPeriodBoundaries) ? def.start_count : 0;
       uint64_t i = period + 1 - def.first_period;  // index of the next start

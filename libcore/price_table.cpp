@@ -42,8 +42,8 @@ using nlohmann::json;
 
 // Anything above these is a unit mistake in the table, not a price
 // ($1 per token is $1M per million tokens).
-constexpr Femtos kMaxTokenPrice = 1'000'000'000'000'000;         // $1
-constexpr Femtos kMaxRequestPrice = 1'000'000'000'000'000'000;   // $1000
+constexpr Femtos kMaxTokenPrice = 1'000'000'000'000'000;        // $1
+constexpr Femtos kMaxRequestPrice = 1'000'000'000'000'000'000;  // $1000
 
 // A malformed field; thrown inside this file only, becomes *error.
 struct BadField {
@@ -74,8 +74,7 @@ bool is_negative(const json& v) {
 
 // A price in USD -> femto-USD. nullopt when absent; JSON null means absent
 // too (LiteLLM itself treats a null price as "not set").
-std::optional<Femtos> read_price(const json& obj, const std::string& field, const std::string& model,
-                                 Femtos max) {
+std::optional<Femtos> read_price(const json& obj, const std::string& field, const std::string& model, Femtos max) {
   const auto it = obj.find(field);
   if (it == obj.end() || it->is_null()) return std::nullopt;
   if (!it->is_number()) bad(model, field, "not a number (" + it->dump() + ")");
@@ -115,17 +114,19 @@ struct TierSpec {
     for (auto m : kMembers)
       if (o.*m) this->*m = o.*m;
   }
-  static constexpr std::optional<Femtos> TierSpec::*kMembers[] = {
-      &TierSpec::input, &TierSpec::output, &TierSpec::cache_read,
-      &TierSpec::write_5m, &TierSpec::write_1h, &TierSpec::reasoning};
+  static constexpr std::optional<Femtos> TierSpec::*kMembers[] = {&TierSpec::input,      &TierSpec::output,
+                                                                  &TierSpec::cache_read, &TierSpec::write_5m,
+                                                                  &TierSpec::write_1h,   &TierSpec::reasoning};
 };
 
 // LiteLLM's base field names, in TierSpec::kMembers order. A long-context
 // tier appends "_above_<N>k_tokens" to any of them.
-constexpr const char* kFieldNames[] = {
-    "input_cost_per_token",          "output_cost_per_token",
-    "cache_read_input_token_cost",   "cache_creation_input_token_cost",
-    "cache_creation_input_token_cost_above_1hr", "output_cost_per_reasoning_token"};
+constexpr const char* kFieldNames[] = {"input_cost_per_token",
+                                       "output_cost_per_token",
+                                       "cache_read_input_token_cost",
+                                       "cache_creation_input_token_cost",
+                                       "cache_creation_input_token_cost_above_1hr",
+                                       "output_cost_per_reasoning_token"};
 
 TierSpec read_tier(const json& obj, const std::string& suffix, const std::string& model) {
   TierSpec s;

@@ -94,8 +94,7 @@ Status record_spend(const Ledger& l, const RunRef& r, Nanos nanos, const Usage* 
   return Status::kOk;
 }
 
-Status charge(const Ledger& l, const RunRef& r, Nanos nanos, const Usage* tokens, ChargeResult* out,
-              bool count_call) {
+Status charge(const Ledger& l, const RunRef& r, Nanos nanos, const Usage* tokens, ChargeResult* out, bool count_call) {
   if (nanos < 0 || nanos > kMaxAmountNanos) return Status::kInvalidAmount;
   SlotState st;
   if (Status e = check_handle(l, r, &st); e != Status::kOk) return e;
@@ -127,16 +126,15 @@ Status price_for_run(const Ledger& l, const RunRef& r, std::string_view model, c
     if (!p || p->unknown_model == UnknownModel::kDeny) return Status::kUnknownModel;
     price = ModelPrice{};
     price.tier_count = 1;
-    price.tiers[0] = PriceTier{0, p->fallback_input, p->fallback_output, kPriceUnset,
-                               kPriceUnset, kPriceUnset, kPriceUnset};
+    price.tiers[0] =
+        PriceTier{0, p->fallback_input, p->fallback_output, kPriceUnset, kPriceUnset, kPriceUnset, kPriceUnset};
     *extra_flags = kChargeUnpriced;
   }
   if (!price_call(price, usage, cost) || *cost > kMaxAmountNanos) return Status::kInvalidUsage;
   return Status::kOk;
 }
 
-Status charge_usage(const Ledger& l, const RunRef& r, std::string_view model, const Usage& usage,
-                    ChargeResult* out) {
+Status charge_usage(const Ledger& l, const RunRef& r, std::string_view model, const Usage& usage, ChargeResult* out) {
   SlotState st;
   if (Status e = check_handle(l, r, &st); e != Status::kOk) return e;
   if (st == SlotState::kClosed) return Status::kRunClosed;

@@ -15,18 +15,18 @@ namespace ab {
 inline constexpr Nanos kMaxAmountNanos = 1'000'000 * kNanosPerUsd;
 
 enum ChargeFlag : uint32_t {
-  kChargeOverSoft = 1u << 0,      // spent is at or past a soft threshold
-  kChargeOverHard = 1u << 1,      // spent is at or past the hard limit
-  kChargeCrossedSoft = 1u << 2,   // this charge crossed a soft threshold
-  kChargeCrossedHard = 1u << 3,   // this charge reached the hard limit
-  kChargeUnpriced = 1u << 4,      // priced at the policy's fallback rate
-  kChargeHoldExpired = 1u << 5,   // commit after the hold was reclaimed: recorded as a charge
+  kChargeOverSoft = 1u << 0,     // spent is at or past a soft threshold
+  kChargeOverHard = 1u << 1,     // spent is at or past the hard limit
+  kChargeCrossedSoft = 1u << 2,  // this charge crossed a soft threshold
+  kChargeCrossedHard = 1u << 3,  // this charge reached the hard limit
+  kChargeUnpriced = 1u << 4,     // priced at the policy's fallback rate
+  kChargeHoldExpired = 1u << 5,  // commit after the hold was reclaimed: recorded as a charge
 };
 
 struct ChargeResult {
   uint32_t flags = 0;
-  Nanos spent = 0;   // spent right after this charge (this charge's view)
-  Nanos charged = 0; // what this charge recorded
+  Nanos spent = 0;    // spent right after this charge (this charge's view)
+  Nanos charged = 0;  // what this charge recorded
 };
 
 struct Decision {
@@ -67,8 +67,7 @@ Status price_for_run(const Ledger& l, const RunRef& r, std::string_view model, c
 // Unknown model: per the run's policy, kUnknownModel (nothing recorded, the
 // run is marked so later admissions are denied) or the fallback rate
 // (kChargeUnpriced set). Either way one unpriced_model event is marked.
-Status charge_usage(const Ledger& l, const RunRef& r, std::string_view model, const Usage& usage,
-                    ChargeResult* out);
+Status charge_usage(const Ledger& l, const RunRef& r, std::string_view model, const Usage& usage, ChargeResult* out);
 
 // Would a call costing up to `estimate` be allowed now? With estimate 0 it
 // asks "is any budget left" (spent + held < hard); else spent + held +

@@ -35,13 +35,12 @@ static SegmentError classify(const bip::interprocess_exception& e) {
   }
 }
 
-SegmentError Segment::create(const std::string& name, uint64_t size, mode_t mode, gid_t gid,
-                             Segment* out, std::string* message) {
+SegmentError Segment::create(const std::string& name, uint64_t size, mode_t mode, gid_t gid, Segment* out,
+                             std::string* message) {
   auto impl = std::make_unique<Impl>();
   try {
     // create_only maps to O_CREAT|O_EXCL: two daemons can never both create.
-    impl->shm = bip::shared_memory_object(bip::create_only, name.c_str(), bip::read_write,
-                                          bip::permissions(mode));
+    impl->shm = bip::shared_memory_object(bip::create_only, name.c_str(), bip::read_write, bip::permissions(mode));
     int fd = impl->shm.get_mapping_handle().handle;
     // The umask may have stripped bits from the create mode; set them exactly.
     if (fchmod(fd, mode) != 0 || (gid != gid_t(-1) && fchown(fd, uid_t(-1), gid) != 0)) {
@@ -52,8 +51,7 @@ SegmentError Segment::create(const std::string& name, uint64_t size, mode_t mode
     impl->shm.truncate(bip::offset_t(size));
     int rc = posix_fallocate(fd, 0, off_t(size));
     if (rc != 0) {
-      *message = "cannot allocate " + std::to_string(size) + " bytes for /dev/shm/" + name + ": " +
-                 std::strerror(rc);
+      *message = "cannot allocate " + std::to_string(size) + " bytes for /dev/shm/" + name + ": " + std::strerror(rc);
       bip::shared_memory_object::remove(name.c_str());
       return SegmentError::kSystem;
     }
@@ -71,8 +69,7 @@ SegmentError Segment::create(const std::string& name, uint64_t size, mode_t mode
   return SegmentError::kNone;
 }
 
-SegmentError Segment::open(const std::string& name, bool writable, Segment* out,
-                           std::string* message) {
+SegmentError Segment::open(const std::string& name, bool writable, Segment* out, std::string* message) {
   auto impl = std::make_unique<Impl>();
   try {
     bip::mode_t m = writable ? bip::read_write : bip::read_only;
@@ -103,22 +100,16 @@ bool Segment::owner(uid_t* uid, mode_t* mode) const {
   return true;
 }
 
-bool Segment::remove(const std::string& name) {
-  return bip::shared_memory_object::remove(name.c_str());
-}
+bool Segment::remove(const std::string& name) { return bip::shared_memory_object::remove(name.c_str()); }
 
-std::string data_segment_name(const std::string& ledger) {
-  return ledger + ".v" + std::to_string(kLayoutMajor);
-}
-std::string config_segment_name(const std::string& ledger) {
-  return data_segment_name(ledger) + ".config";
-}
+std::string data_segment_name(const std::string& ledger) { return ledger + ".v" + std::to_string(kLayoutMajor); }
+std::string config_segment_name(const std::string& ledger) { return data_segment_name(ledger) + ".config"; }
 
 bool valid_ledger_name(const std::string& ledger) {
   if (ledger.empty() || ledger.size() > 200 || ledger[0] == '.') return false;
   for (char c : ledger) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
     if (!ok) return false;
   }
   return true;

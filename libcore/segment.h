@@ -12,11 +12,11 @@ namespace ab {
 
 enum class SegmentError {
   kNone,
-  kNotFound,      // no such object (daemon never started)
-  kPermission,    // exists but this process may not open it
-  kExists,        // create: already exists
-  kTooSmall,      // smaller than its header claims
-  kSystem,        // any other OS error; see message
+  kNotFound,    // no such object (daemon never started)
+  kPermission,  // exists but this process may not open it
+  kExists,      // create: already exists
+  kTooSmall,    // smaller than its header claims
+  kSystem,      // any other OS error; see message
 };
 
 class Segment {
@@ -30,11 +30,10 @@ class Segment {
   // group `gid` (unless gid == -1), sizes it and preallocates its pages (so a
   // full /dev/shm fails here, not with SIGBUS on a later store), maps it
   // read-write, zero-filled.
-  static SegmentError create(const std::string& name, uint64_t size, mode_t mode, gid_t gid,
-                             Segment* out, std::string* message);
+  static SegmentError create(const std::string& name, uint64_t size, mode_t mode, gid_t gid, Segment* out,
+                             std::string* message);
   // Opens and maps an existing object; `writable` selects the mapping mode.
-  static SegmentError open(const std::string& name, bool writable, Segment* out,
-                           std::string* message);
+  static SegmentError open(const std::string& name, bool writable, Segment* out, std::string* message);
   // Removes the name (existing mappings stay valid). True if it existed.
   static bool remove(const std::string& name);
 

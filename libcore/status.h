@@ -9,22 +9,22 @@ enum class Status : int {
   kDenied = 1,            // admission refused; see the reason
   kInvalidArgument = -1,  // NULL pointer, bad struct size, bad flag
   kInvalidRunId = -2,
-  kInvalidAmount = -3,    // negative, NaN, infinite or too large
-  kNoLedger = -4,         // segment does not exist: daemon never started
+  kInvalidAmount = -3,  // negative, NaN, infinite or too large
+  kNoLedger = -4,       // segment does not exist: daemon never started
   kPermission = -5,
-  kIncompatible = -6,     // other layout version or fingerprint
-  kCorrupt = -7,          // segment fails validation
-  kNotReady = -8,         // segment exists but is still being initialised
+  kIncompatible = -6,  // other layout version or fingerprint
+  kCorrupt = -7,       // segment fails validation
+  kNotReady = -8,      // segment exists but is still being initialised
   kTableFull = -9,
-  kBusy = -10,            // a live process holds what we need past the wait bound
-  kStaleHandle = -11,     // the run's slot was recycled
+  kBusy = -10,         // a live process holds what we need past the wait bound
+  kStaleHandle = -11,  // the run's slot was recycled
   kRunClosed = -12,
   kUnknownModel = -13,
   kInvalidUsage = -14,
   kOverflow = -15,
   kInvalidLabels = -16,
   kSystem = -17,
-  kNotFound = -18,        // no run with this id
+  kNotFound = -18,  // no run with this id
 };
 
 // Which limit refused an admission.

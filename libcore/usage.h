@@ -30,12 +30,12 @@ enum class UsageShape : uint32_t {
 // Raw counts as a provider reports them, before normalisation.
 struct ReportedUsage {
   UsageShape shape = UsageShape::kOpenAI;
-  uint64_t input = 0;           // prompt_tokens (OpenAI) or input_tokens (Anthropic)
-  uint64_t cached = 0;          // cached_tokens / cache_read_input_tokens
-  uint64_t cache_write_5m = 0;  // cache_creation (5 min)
-  uint64_t cache_write_1h = 0;  // cache_creation (1 h)
-  uint64_t output = 0;          // completion_tokens / output_tokens
-  uint64_t reasoning = 0;       // reasoning_tokens
+  uint64_t input = 0;               // prompt_tokens (OpenAI) or input_tokens (Anthropic)
+  uint64_t cached = 0;              // cached_tokens / cache_read_input_tokens
+  uint64_t cache_write_5m = 0;      // cache_creation (5 min)
+  uint64_t cache_write_1h = 0;      // cache_creation (1 h)
+  uint64_t output = 0;              // completion_tokens / output_tokens
+  uint64_t reasoning = 0;           // reasoning_tokens
   bool reasoning_separate = false;  // reasoning NOT included in `output`
 };
 

@@ -357,12 +357,11 @@ TEST(Control, NonAdminPeerCannotWrite) {
     Conn c(path);
     if (!c.ok()) _exit(11);
     if (!c.ask({{"cmd", "status"}}).value("ok", false)) _exit(12);  // reading is for anyone
-    const json writes[] = {
-        {{"cmd", "set"}, {"target", "policy"}, {"name", "default"}, {"hard", "0.01"}},
-        {{"cmd", "set"}, {"target", "run"}, {"name", "r-alpha"}, {"hard", "0.01"}},
-        {{"cmd", "end"}, {"id", "r-alpha"}},
-        {{"cmd", "reset"}, {"id", "r-alpha"}, {"reason", "x"}},
-        {{"cmd", "reload"}}};
+    const json writes[] = {{{"cmd", "set"}, {"target", "policy"}, {"name", "default"}, {"hard", "0.01"}},
+                           {{"cmd", "set"}, {"target", "run"}, {"name", "r-alpha"}, {"hard", "0.01"}},
+                           {{"cmd", "end"}, {"id", "r-alpha"}},
+                           {{"cmd", "reset"}, {"id", "r-alpha"}, {"reason", "x"}},
+                           {{"cmd", "reload"}}};
     int code = 20;
     for (const json& w : writes) {
       json r = c.ask(w);
@@ -403,11 +402,13 @@ TEST(Control, BadInputIsRefusedAndChangesNothing) {
   EXPECT_EQ(err("{\"cmd\":\"runs\",\"limit\":\"ten\"}\n"), "runs: \"limit\" must be an integer from 1 to 1000000");
   EXPECT_EQ(err("{\"cmd\":\"runs\",\"state\":\"zombie\"}\n"), "runs: \"state\" must be one of active, closed, all");
   EXPECT_EQ(err("{\"cmd\":\"runs\",\"colour\":\"red\"}\n").rfind("runs: unknown argument 'colour'", 0), 0u);
-  EXPECT_NE(err("{\"cmd\":\"set\",\"target\":\"policy\",\"name\":\"default\",\"hard\":2.5}\n").find("USD amount string"),
-            std::string::npos);
+  EXPECT_NE(
+      err("{\"cmd\":\"set\",\"target\":\"policy\",\"name\":\"default\",\"hard\":2.5}\n").find("USD amount string"),
+      std::string::npos);
   EXPECT_NE(err("{\"cmd\":\"set\",\"target\":\"policy\",\"name\":\"default\",\"hard\":\"-1\"}\n").find("USD amount"),
             std::string::npos);
-  EXPECT_EQ(err("{\"cmd\":\"set\",\"target\":\"policy\",\"name\":\"default\"}\n"), "set: give \"hard\" and/or \"soft\"");
+  EXPECT_EQ(err("{\"cmd\":\"set\",\"target\":\"policy\",\"name\":\"default\"}\n"),
+            "set: give \"hard\" and/or \"soft\"");
   EXPECT_EQ(err("{\"cmd\":\"set\",\"target\":\"policy\",\"name\":\"default\",\"soft\":[0.5,1.5]}\n"),
             "set: each \"soft\" fraction must be a number in (0, 1]");
   EXPECT_EQ(err("{\"cmd\":\"set\",\"target\":\"galaxy\",\"name\":\"x\",\"hard\":\"1\"}\n"),
@@ -548,13 +549,13 @@ TEST(Control, CtlEndToEnd) {
   EXPECT_NE(out.find("1 active runs"), std::string::npos) << out;
   EXPECT_NE(out.find("r-alpha"), std::string::npos) << out;
   EXPECT_NE(out.find("[####################] 125%"), std::string::npos) << out;  // $2.50 of $2.00
-  EXPECT_EQ(out.find("\033["), std::string::npos);  // --once: no escape codes
+  EXPECT_EQ(out.find("\033["), std::string::npos);                               // --once: no escape codes
 
   // No daemon on the socket: a clear error; status falls back to the ledger.
   std::string none = kCtl + " --ledger " + f.t.name() + " --socket " + f.t.state_dir() + "/none.sock ";
   EXPECT_EQ(abtest::run_command(none + "pools", &out), 3);
-  EXPECT_NE(out.find("no agentbudgetd answers on " + f.t.state_dir() + "/none.sock: is it running?"),
-            std::string::npos) << out;
+  EXPECT_NE(out.find("no agentbudgetd answers on " + f.t.state_dir() + "/none.sock: is it running?"), std::string::npos)
+      << out;
   EXPECT_EQ(abtest::run_command(none + "status", &out), 0) << out;
   EXPECT_NE(out.find("reading the ledger directly"), std::string::npos) << out;
 }

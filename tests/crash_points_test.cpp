@@ -112,12 +112,14 @@ TEST(CrashPoints, BeginKilledAtEachStepLeavesTheIdUsable) {
   ab_ledger* l = t.open();
   for (const char* point : {"begin.claimed", "begin.filled"}) {
     std::string id = std::string("victim-") + point;
-    ASSERT_TRUE(killed_at(point, [&] {
-      ab_ledger* cl = nullptr;
-      if (ab_ledger_open(t.name().c_str(), &cl) != AB_OK) _exit(2);
-      ab_run* r = nullptr;
-      ab_run_begin(cl, id.c_str(), nullptr, &r);
-    })) << point << " was not reached";
+    ASSERT_TRUE(killed_at(point,
+                          [&] {
+                            ab_ledger* cl = nullptr;
+                            if (ab_ledger_open(t.name().c_str(), &cl) != AB_OK) _exit(2);
+                            ab_run* r = nullptr;
+                            ab_run_begin(cl, id.c_str(), nullptr, &r);
+                          }))
+        << point << " was not reached";
     ab_run* r = begin(l, id.c_str());
     ASSERT_NE(r, nullptr) << point;
     EXPECT_EQ(ab_run_created(r), 1) << point;  // the dead claim never became a run

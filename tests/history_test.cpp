@@ -122,8 +122,9 @@ TEST(History, SchemaIsCreatedInWalModeInAPrivateFolder) {
   EXPECT_EQ(st.st_mode & 0007, 0u);  // no access for others
   EXPECT_EQ(sql_value(db, "PRAGMA journal_mode"), "wal");
   EXPECT_EQ(sql_value(db, "PRAGMA user_version"), std::to_string(ab::kHistorySchemaVersion));
-  EXPECT_EQ(sql_value(db, "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'table'"
-                          " ORDER BY name)"),
+  EXPECT_EQ(sql_value(db,
+                      "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'table'"
+                      " ORDER BY name)"),
             "events,pool_periods,runs");
   od.d.reset();
   fs::remove_all(tmp);
@@ -269,9 +270,9 @@ TEST(History, PercentilesAreNearestRankAndTheBudgetRoundsUpToACent) {
   EXPECT_EQ(s.p95, 95 * kCent);
   EXPECT_EQ(s.p99, 99 * kCent);
   EXPECT_EQ(s.max, 100 * kCent);
-  EXPECT_EQ(s.mean, 505'000'000);                // 50.5 cents
-  EXPECT_EQ(s.suggested, 114 * kCent);           // 0.95 * 1.2 is 1.14 exactly, not 1.15
-  EXPECT_EQ(ab::suggested_budget(1, 0.20), kCent);               // any fraction of a cent rounds up
+  EXPECT_EQ(s.mean, 505'000'000);                   // 50.5 cents
+  EXPECT_EQ(s.suggested, 114 * kCent);              // 0.95 * 1.2 is 1.14 exactly, not 1.15
+  EXPECT_EQ(ab::suggested_budget(1, 0.20), kCent);  // any fraction of a cent rounds up
   EXPECT_EQ(ab::suggested_budget(usd("1.00") + 1, 0.0), 101 * kCent);
   EXPECT_EQ(ab::suggested_budget(usd("1.00"), 0.0), 100 * kCent);
   EXPECT_EQ(ab::suggested_budget(usd("0.333333333"), 0.5), 50 * kCent);  // 0.4999999995 -> 0.50

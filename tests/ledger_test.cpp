@@ -55,7 +55,7 @@ TEST(Ledger, SegmentsHaveTheirModesWhateverTheUmask) {
   mode_t old = umask(0077);
   TestLedger t;
   umask(old);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(stat(("/dev/shm/" + t.name() + ".v1").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0660u);
   ASSERT_EQ(stat(("/dev/shm/" + t.name() + ".v1.config").c_str(), &st), 0);
@@ -258,7 +258,7 @@ TEST(Ledger, CallersOfTheOlderHeaderStillWork) {
   ab_begin_options o = AB_BEGIN_OPTIONS_INIT;
   o.struct_size = 32;  // 0.1: up to and including `labels`
   o.hard_nanos = usd("1.00");
-  o.max_calls = 1;     // not part of a 0.1 struct: must be ignored
+  o.max_calls = 1;  // not part of a 0.1 struct: must be ignored
   ab_run* r = nullptr;
   ASSERT_EQ(ab_run_begin(l, "old-caller", &o, &r), AB_OK);
   ASSERT_EQ(ab_charge(r, 5, nullptr), AB_OK);

@@ -31,7 +31,7 @@ namespace {
 // A parsed exposition: every sample by name and labels (values unescaped).
 struct Exposition {
   using Labels = std::map<std::string, std::string>;
-  std::map<std::string, std::string> types;                // family -> counter | gauge
+  std::map<std::string, std::string> types;                 // family -> counter | gauge
   std::map<std::string, std::map<Labels, double>> samples;  // name -> labels -> value
   std::vector<std::string> errors;
 
@@ -63,7 +63,9 @@ Exposition parse(const std::string& text) {
     std::string line = text.substr(pos, end - pos);
     pos = end + 1;
     ++line_no;
-    auto err = [&](const std::string& what) { x.errors.push_back(std::to_string(line_no) + ": " + what + ": " + line); };
+    auto err = [&](const std::string& what) {
+      x.errors.push_back(std::to_string(line_no) + ": " + what + ": " + line);
+    };
     if (line.rfind("# TYPE ", 0) == 0) {
       std::string rest = line.substr(7);
       size_t sp = rest.find(' ');
@@ -102,9 +104,12 @@ Exposition parse(const std::string& text) {
         for (; j < line.size() && line[j] != '"'; ++j) {
           if (line[j] == '\\' && j + 1 < line.size()) {
             char c = line[++j];
-            if (c == 'n') value += '\n';
-            else if (c == '\\' || c == '"') value += c;
-            else err("bad escape");
+            if (c == 'n')
+              value += '\n';
+            else if (c == '\\' || c == '"')
+              value += c;
+            else
+              err("bad escape");
           } else {
             value += line[j];
           }
@@ -262,7 +267,8 @@ TEST(Metrics, ExactValuesPerPolicyAndPool) {
   EXPECT_EQ(x.types["agentbudget_runs_active"], "gauge");
 
   ASSERT_EQ(ab_release(r1, hold), AB_OK);
-  EXPECT_EQ(parse(ab::render_metrics(t.daemon(), ab::unix_ns())).get("agentbudget_held_nanousd", {{"pool", "team"}}), 0);
+  EXPECT_EQ(parse(ab::render_metrics(t.daemon(), ab::unix_ns())).get("agentbudget_held_nanousd", {{"pool", "team"}}),
+            0);
   for (ab_run* r : {r1, r3, r4}) ab_run_detach(r);
   ab_ledger_close(l);
 }
@@ -374,8 +380,10 @@ TEST(Metrics, ScrapeOfAFullSizeTable) {
   for (int i = 0; i < kRuns; ++i) {
     ab_run* r = begin(l, ("scrape-" + std::to_string(i)).c_str(), "");
     ASSERT_EQ(ab_charge(r, 1, nullptr), AB_OK);
-    if (i % 2) ab_run_end(r);
-    else ab_run_detach(r);
+    if (i % 2)
+      ab_run_end(r);
+    else
+      ab_run_detach(r);
   }
   double full_us = time_render(&full);
   EXPECT_EQ(empty.get("agentbudget_runs_active"), 0);

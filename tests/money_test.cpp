@@ -26,16 +26,38 @@ TEST(ParseUsd, AcceptedForms) {
   EXPECT_EQ(parse_usd("$2.50"), 2'500'000'000);
   EXPECT_EQ(parse_usd(".5"), 500'000'000);
   EXPECT_EQ(parse_usd("0"), 0);
-  EXPECT_EQ(parse_usd("0e999999999999"), 0);        // zero stays zero, however scaled
-  EXPECT_EQ(parse_usd("0.00000000100000"), 1);      // trailing zeros past nano are fine
+  EXPECT_EQ(parse_usd("0e999999999999"), 0);    // zero stays zero, however scaled
+  EXPECT_EQ(parse_usd("0.00000000100000"), 1);  // trailing zeros past nano are fine
   EXPECT_EQ(parse_usd("0000000000000000000000012.5"), 12'500'000'000);
   EXPECT_EQ(parse_usd("9223372036.854775807"), INT64_MAX);
 }
 
 TEST(ParseUsd, Refusals) {
-  for (const char* bad : {"-0.008", "-0", "nan", "NaN", "inf", "+Inf", "Infinity", "1e30", "", "abc", "$", "$-1",
-                          "1.0000000001", "9223372036.854775808", "1e", "1e-", "e5", ".", "1.2.3", " 1", "1 ",
-                          "0x10", "1,5", "+1", "1e99999999999999999999"}) {
+  for (const char* bad : {"-0.008",
+                          "-0",
+                          "nan",
+                          "NaN",
+                          "inf",
+                          "+Inf",
+                          "Infinity",
+                          "1e30",
+                          "",
+                          "abc",
+                          "$",
+                          "$-1",
+                          "1.0000000001",
+                          "9223372036.854775808",
+                          "1e",
+                          "1e-",
+                          "e5",
+                          ".",
+                          "1.2.3",
+                          " 1",
+                          "1 ",
+                          "0x10",
+                          "1,5",
+                          "+1",
+                          "1e99999999999999999999"}) {
     EXPECT_FALSE(parse_usd(bad).has_value()) << '"' << bad << '"';
   }
 }

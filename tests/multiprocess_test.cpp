@@ -167,8 +167,10 @@ TEST(MultiProcess, RandomSigkillLosesNoAcceptedCharge) {
     for (pid_t p : pids) {
       int status = 0;
       waitpid(p, &status, 0);
-      if (WIFSIGNALED(status)) ++killed;
-      else ASSERT_EQ(WEXITSTATUS(status), 0);
+      if (WIFSIGNALED(status))
+        ++killed;
+      else
+        ASSERT_EQ(WEXITSTATUS(status), 0);
     }
   }
   EXPECT_GT(killed, 0);
@@ -178,8 +180,8 @@ TEST(MultiProcess, RandomSigkillLosesNoAcceptedCharge) {
     for (int c = 0; c < n * rounds; ++c) sum += accepted[c * ids + which].load();
     std::string id = "kill-" + std::to_string(which);
     ab::RunStatus st = status_of(t, id.c_str());
-    EXPECT_GE(st.spent, sum) << id;            // nothing accepted is lost
-    EXPECT_LE(st.spent, sum + killed) << id;   // at most one in-flight per kill
+    EXPECT_GE(st.spent, sum) << id;           // nothing accepted is lost
+    EXPECT_LE(st.spent, sum + killed) << id;  // at most one in-flight per kill
     // The table still works for this id after all the killing.
     ab_run* r = nullptr;
     ASSERT_EQ(ab_run_begin(l, id.c_str(), nullptr, &r), AB_OK);

@@ -301,7 +301,7 @@ TEST(Webhook, RetriesServerErrorsUntilAccepted) {
   t.daemon().tick(true);
   ASSERT_TRUE(eventually([&] { return t.daemon().webhook_stats()[0].sent == 1; }));
   auto reqs = server.requests();
-  ASSERT_EQ(reqs.size(), 3u);  // 500, 500, then 200: exactly three attempts
+  ASSERT_EQ(reqs.size(), 3u);                            // 500, 500, then 200: exactly three attempts
   for (auto& r : reqs) EXPECT_EQ(r.body, reqs[0].body);  // the same event each time
   EXPECT_EQ(json::parse(reqs[2].body)["run_id"], "retry-run");
   auto s = t.daemon().webhook_stats()[0];

@@ -127,9 +127,9 @@ TEST(Scenarios, S12CacheWritesNotBilledTwice) {
 TEST(PriceCall, ReasoningPricedApartWhenSet) {
   ModelPrice m = model({tier(0, per_m("1"), per_m("10"))});
   const Usage u = openai(0, 0, 1'000, 600);  // 400 visible + 600 reasoning
-  EXPECT_EQ(cost(m, u), usd("0.010"));        // reasoning at the output rate
+  EXPECT_EQ(cost(m, u), usd("0.010"));       // reasoning at the output rate
   m.tiers[0].reasoning = per_m("30");
-  EXPECT_EQ(cost(m, u), usd("0.022"));        // 400 * $10/M + 600 * $30/M
+  EXPECT_EQ(cost(m, u), usd("0.022"));  // 400 * $10/M + 600 * $30/M
 
   ReportedUsage separate;
   separate.output = 400;
@@ -173,11 +173,11 @@ TEST(PriceCall, UnsetPricesFallBack) {
 
 TEST(PriceCall, PerRequestFeeAndRoundingHalfUp) {
   ModelPrice m = model({tier(0, 0, 500'000)});  // half a nano per output token
-  EXPECT_EQ(cost(m, openai(0, 0, 1)), 1);        // 0.5 nano rounds up
+  EXPECT_EQ(cost(m, openai(0, 0, 1)), 1);       // 0.5 nano rounds up
   m.tiers[0].output = 499'999;
   EXPECT_EQ(cost(m, openai(0, 0, 1)), 0);
-  EXPECT_EQ(cost(m, openai(0, 0, 3)), 1);         // 1.499997 nanos: rounded once per call
-  m.per_request = 5'000'000'000'000;              // $0.005
+  EXPECT_EQ(cost(m, openai(0, 0, 3)), 1);  // 1.499997 nanos: rounded once per call
+  m.per_request = 5'000'000'000'000;       // $0.005
   EXPECT_EQ(cost(m, openai(0, 0, 0)), usd("0.005"));
 }
 
@@ -490,12 +490,12 @@ TEST(PriceTableParse, TiersInheritAndSkipsAreListed) {
   EXPECT_EQ(m->tiers[0].input, per_m("1"));
   EXPECT_EQ(m->tiers[1].above_prompt_tokens, 128'000u);
   EXPECT_EQ(m->tiers[1].input, per_m("3"));
-  EXPECT_EQ(m->tiers[1].output, per_m("2"));           // inherited from base
-  EXPECT_EQ(m->tiers[1].cache_read, per_m("0.1"));     // inherited from base
+  EXPECT_EQ(m->tiers[1].output, per_m("2"));        // inherited from base
+  EXPECT_EQ(m->tiers[1].cache_read, per_m("0.1"));  // inherited from base
   EXPECT_EQ(m->tiers[1].cache_write_5m, per_m("1.25"));
   EXPECT_EQ(m->tiers[2].above_prompt_tokens, 272'000u);
-  EXPECT_EQ(m->tiers[2].input, per_m("1"));            // from base, not from the 128k tier
-  EXPECT_EQ(m->tiers[2].output, per_m("5"));           // not the _priority rate
+  EXPECT_EQ(m->tiers[2].input, per_m("1"));   // from base, not from the 128k tier
+  EXPECT_EQ(m->tiers[2].output, per_m("5"));  // not the _priority rate
 
   const ModelPrice* tp = find(t, "t");
   ASSERT_NE(tp, nullptr);

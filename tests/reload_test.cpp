@@ -243,8 +243,7 @@ TEST(Reload, NotificationSinksFollowTheFile) {
   TestLedger t(f.load());
   ab_ledger* l = t.open();
   const std::string out = t.state_dir() + "/hook.out";
-  f.write(std::string(kPolicies) + "\n[[notify.exec]]\ncommand = \"cat >> " + out +
-          "\"\nevents = [\"hard_limit\"]\n");
+  f.write(std::string(kPolicies) + "\n[[notify.exec]]\ncommand = \"cat >> " + out + "\"\nevents = [\"hard_limit\"]\n");
   std::string err;
   ASSERT_TRUE(t.daemon().reload(&err)) << err;
   ab_run* plain = begin(l, "plain");

@@ -110,8 +110,11 @@ TEST(Replay, BadInputIsACleanError) {
   EXPECT_NE(out.find("no ledger"), std::string::npos) << out;
   fs::path dir = fs::temp_directory_path() / ("abtest-badtrace-" + std::to_string(getpid()));
   fs::create_directories(dir / "src");
-  std::ofstream(dir / "src" / "calls.jsonl") << R"({"run_id":"a","seq":1,"model":"gpt-4o","raw_usage":{"prompt_tokens":10}})" "\n"
-                                              << R"({"run_id":"a","seq":2,"model":"gpt-4o","raw_usage":{"prompt_tokens":-5}})" "\n";
+  std::ofstream(dir / "src" / "calls.jsonl")
+      << R"({"run_id":"a","seq":1,"model":"gpt-4o","raw_usage":{"prompt_tokens":10}})"
+         "\n"
+      << R"({"run_id":"a","seq":2,"model":"gpt-4o","raw_usage":{"prompt_tokens":-5}})"
+         "\n";
   EXPECT_EQ(run_command(kCtl + " --ledger " + t.name() + " replay --traces " + dir.string(), &out), 2);
   EXPECT_NE(out.find("calls.jsonl:2: field prompt_tokens is negative"), std::string::npos) << out;
   fs::remove_all(dir);
@@ -123,7 +126,8 @@ TEST(Traces, UsageShapesAreReadAsProvidersReportThem) {
   // OpenRouter: completion includes reasoning.
   ASSERT_TRUE(ab::parse_call_line(
       R"({"run_id":"r","seq":1,"model":"google/gemini-3-pro-preview","provider":"Google","raw_usage":{"prompt_tokens":2263,"completion_tokens":132,"prompt_tokens_details":{"cached_tokens":100},"completion_tokens_details":{"reasoning_tokens":95}}})",
-      &c, &id, &err)) << err;
+      &c, &id, &err))
+      << err;
   EXPECT_EQ(c.usage.shape, ab::UsageShape::kOpenAI);
   EXPECT_EQ(c.usage.input, 2263u);
   EXPECT_EQ(c.usage.cached, 100u);

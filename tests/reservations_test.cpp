@@ -13,8 +13,8 @@
 #include <random>
 #include <thread>
 
-#include "clock.h"
 #include "adjust.h"
+#include "clock.h"
 #include "holds.h"
 #include "ledger.h"
 #include "run_ops.h"
@@ -74,8 +74,10 @@ TEST(Reservations, S1_ParallelCallsNeverOvershoot) {
     for (int k = 0; k < 5; ++k) {
       int32_t reason = 0;
       int rc = ab_reserve(me.r, usd("0.10"), 0, &holds[mine], &reason);
-      if (rc == AB_OK) ++mine;
-      else if (rc != AB_DENIED || reason != AB_REASON_RUN_HARD) return 1;
+      if (rc == AB_OK)
+        ++mine;
+      else if (rc != AB_DENIED || reason != AB_REASON_RUN_HARD)
+        return 1;
     }
     granted->fetch_add(mine);
     arrive_and_wait(&gate[1], 4);  // everyone has reserved: now commit
@@ -492,9 +494,10 @@ TEST(Reservations, RandomSigkillStress) {
   }
   EXPECT_GT(total_killed, trials);  // most trials kill several children mid-work
   const ab::ReapStats& r = t.daemon().reaped();
-  std::printf("stress: %d trials, %lld processes SIGKILLed mid-work; daemon released %zu holds of dead "
-              "processes and repaired %zu interrupted transitions\n",
-              trials, (long long)total_killed, r.released_dead, r.repaired);
+  std::printf(
+      "stress: %d trials, %lld processes SIGKILLed mid-work; daemon released %zu holds of dead "
+      "processes and repaired %zu interrupted transitions\n",
+      trials, (long long)total_killed, r.released_dead, r.repaired);
   EXPECT_GT(r.released_dead, 0u);
 }
 
@@ -513,7 +516,9 @@ TEST(Reservations, S3_NoLimitAndAuditedCorrections) {
   EXPECT_EQ(ab_admit(r2.r, 0, &reason), AB_DENIED);
   std::string log = "/tmp/abtest-audit-" + std::to_string(getpid()) + ".jsonl";
   std::string ctl = std::string(AB_BUILD_DIR) + "/tools/agentbudgetctl --ledger " + t.name();
-  ASSERT_EQ(std::system((ctl + " adjust s3-r2 -76.16 --reason 'mistaken charge' --audit-log " + log + " > /dev/null").c_str()), 0);
+  ASSERT_EQ(std::system(
+                (ctl + " adjust s3-r2 -76.16 --reason 'mistaken charge' --audit-log " + log + " > /dev/null").c_str()),
+            0);
   EXPECT_EQ(ab_admit(r2.r, 0, &reason), AB_OK);  // at once, nothing restarted
   EXPECT_EQ(r2.status().spent_nanos, 0);
   // Refused: below zero, unknown run, no reason; none of them changes anything.

@@ -218,7 +218,8 @@ TEST(SystemdNotify, InProcessMessagesAndNoOpWithoutSocket) {
 // configuration; a present one is read (and a bad one still refused).
 TEST(SystemdFiles, ConfigOptionalAcceptsAMissingFileOnly) {
   std::string out;
-  EXPECT_EQ(run_command(kDaemon + " --check --config /nonexistent/agentbudgetd.toml --config-optional", &out), 0) << out;
+  EXPECT_EQ(run_command(kDaemon + " --check --config /nonexistent/agentbudgetd.toml --config-optional", &out), 0)
+      << out;
   EXPECT_NE(out.find("<built-in default>: OK"), std::string::npos) << out;
   EXPECT_EQ(run_command(kDaemon + " --check --config /nonexistent/agentbudgetd.toml", &out), 2) << out;
   std::string dir = make_temp_dir();
@@ -255,7 +256,8 @@ TEST(SystemdFiles, ExampleConfigCoversEveryKeyAndParses) {
     keys.insert((*it)[1]);
   EXPECT_GT(keys.size(), 40u);
   for (auto& k : keys)
-    EXPECT_TRUE(std::regex_search(uncommented, std::regex("(^|\n|\\[|\\.)" + k + "( =|\\]|\n)"))) << "missing key " << k;
+    EXPECT_TRUE(std::regex_search(uncommented, std::regex("(^|\n|\\[|\\.)" + k + "( =|\\]|\n)")))
+        << "missing key " << k;
 }
 
 TEST(SystemdFiles, UnitKeepsTheLedgerVisibleAndNotifies) {
@@ -267,7 +269,8 @@ TEST(SystemdFiles, UnitKeepsTheLedgerVisibleAndNotifies) {
   EXPECT_TRUE(has("WatchdogSec=10"));
   EXPECT_TRUE(has("RuntimeDirectoryPreserve=yes"));
   EXPECT_TRUE(has("ReadWritePaths=/dev/shm"));
-  EXPECT_NE(unit.find("agentbudgetd --config /etc/agentbudget/agentbudgetd.toml --config-optional\n"), std::string::npos);
+  EXPECT_NE(unit.find("agentbudgetd --config /etc/agentbudget/agentbudgetd.toml --config-optional\n"),
+            std::string::npos);
   // Settings that would hide or delete the ledger in /dev/shm.
   for (const char* bad : {"\nPrivateIPC=", "\nPrivateDevices=", "\nDynamicUser=", "\nProtectProc="})
     EXPECT_EQ(unit.find(bad), std::string::npos) << bad;

@@ -135,8 +135,8 @@ TEST(TracePrices, ClaudeCodeModelUsageMatchesCostUsd) {
     }
   }
   EXPECT_GE(checked, 81u);
-  std::cout << "claude code: " << checked << " (run, model) pairs checked, max difference " << max_diff
-            << " nanos; " << sums_above_tier << " sums exceed a long-context tier threshold\n";
+  std::cout << "claude code: " << checked << " (run, model) pairs checked, max difference " << max_diff << " nanos; "
+            << sums_above_tier << " sums exceed a long-context tier threshold\n";
   RecordProperty("pairs_checked", static_cast<int>(checked));
 }
 

@@ -6,12 +6,12 @@
 
 #include "agentbudget.h"
 
-#define CHECK(cond)                                              \
-  do {                                                           \
-    if (!(cond)) {                                               \
+#define CHECK(cond)                                                   \
+  do {                                                                \
+    if (!(cond)) {                                                    \
       fprintf(stderr, "check failed line %d: %s\n", __LINE__, #cond); \
-      return 1;                                                  \
-    }                                                            \
+      return 1;                                                       \
+    }                                                                 \
   } while (0)
 
 int main(int argc, char** argv) {

@@ -12,7 +12,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ab::DaemonConfig cfg;
   std::vector<std::string> errors;
   bool ok = ab::parse_config(text, "fuzz.toml", &cfg, &errors);
-  if (ok == !errors.empty()) std::abort();  // success exactly when there is no error
+  if (ok == !errors.empty()) std::abort();       // success exactly when there is no error
   if (ok && cfg.policies.empty()) std::abort();  // a default policy always exists
   return 0;
 }

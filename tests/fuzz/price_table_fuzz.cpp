@@ -1,9 +1,9 @@
 // The LiteLLM price table loader on any bytes, and every model it accepts
 // priced on usage taken from the same bytes: never a crash, never a
 // negative cost.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
-#include <algorithm>
 #include <cstring>
 #include <string>
 

@@ -7,12 +7,12 @@
 
 #include <agentbudget.h>
 
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (!(cond)) {                                                    \
+#define CHECK(cond)                                                              \
+  do {                                                                           \
+    if (!(cond)) {                                                               \
       fprintf(stderr, "c_program: check failed line %d: %s\n", __LINE__, #cond); \
-      return 1;                                                       \
-    }                                                                 \
+      return 1;                                                                  \
+    }                                                                            \
   } while (0)
 
 int main(int argc, char** argv) {
@@ -58,8 +58,7 @@ int main(int argc, char** argv) {
   CHECK(ab_run_status_get(run, &st) == AB_OK);
   CHECK(st.spent_nanos == 1000000000 && st.calls == 3 && st.hard_nanos == 1000000000);
   printf("c_program %s: spent %lld nanos in %llu calls, then denied: %s; gpt-4o 1000/100 tokens = %lld nanos\n",
-         argv[2], (long long)st.spent_nanos, (unsigned long long)st.calls, ab_reason_name(reason),
-         (long long)cost);
+         argv[2], (long long)st.spent_nanos, (unsigned long long)st.calls, ab_reason_name(reason), (long long)cost);
   ab_run_detach(run);
   ab_ledger_close(ledger);
   return 0;

@@ -30,9 +30,8 @@ int64_t usd(const char* text) {
 
 int main(int argc, char** argv) {
   if (argc != 3) return 2;
-  CHECK(std::string(ab_version_string()) ==
-        std::to_string(AB_VERSION_MAJOR) + "." + std::to_string(AB_VERSION_MINOR) + "." +
-            std::to_string(AB_VERSION_PATCH));
+  CHECK(std::string(ab_version_string()) == std::to_string(AB_VERSION_MAJOR) + "." + std::to_string(AB_VERSION_MINOR) +
+                                                "." + std::to_string(AB_VERSION_PATCH));
   ab_ledger* ledger = nullptr;
   int rc = ab_ledger_open(argv[1], &ledger);
   if (rc != AB_OK) {

@@ -11,8 +11,8 @@
 #include <spdlog/spdlog.h>
 
 #include "ledger_owner.h"
-#include "segment.h"
 #include "money.h"
+#include "segment.h"
 
 namespace abtest {
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -59,15 +60,15 @@ uint64_t since_days(double days) {
 std::string bar(Nanos used, Nanos limit, int width) {
   if (limit == kNoLimit || limit <= 0) return "[" + std::string(size_t(width), ' ') + "]";
   double f = std::clamp(double(used) / double(limit), 0.0, 1.0);
-  int full = int(f * width + 0.5);
+  int full = int(std::lround(f * width));
   return "[" + std::string(size_t(full), '#') + std::string(size_t(width - full), '.') + "]";
 }
 
 // "  forecast    $0.0120/min, $1.84 by 14:05:00 (over budget), hard limit in 300 s"
 void print_forecast(const json& f) {
   double per_min = double(f.value("rate_nanos_per_s", int64_t(0))) * 60 / 1e9;
-  std::string line = "  forecast    $" + format_usd(Nanos(per_min * 1e9), 4) + "/min, " +
-                     usd_of(f["projected_nanos"]) + " by " + time_of(f.value("horizon_unix_s", 0ull) * 1'000'000'000u);
+  std::string line = "  forecast    $" + format_usd(Nanos(per_min * 1e9), 4) + "/min, " + usd_of(f["projected_nanos"]) +
+                     " by " + time_of(f.value("horizon_unix_s", 0ull) * 1'000'000'000u);
   if (f.value("over_budget", false)) line += " (over budget)";
   if (f["exhaust_in_s"].is_number()) line += ", hard limit in " + f["exhaust_in_s"].dump() + " s";
   std::printf("%s\n", line.c_str());
@@ -76,9 +77,10 @@ void print_forecast(const json& f) {
 void print_runs_table(const json& runs) {
   std::printf("%-40s %-12s %-7s %12s %12s %8s %6s\n", "RUN", "POLICY", "STATE", "SPENT", "HARD", "CALLS", "INFL");
   for (auto& r : runs)
-    std::printf("%-40.40s %-12.12s %-7s %12s %12s %8llu %6u\n", str_of(r, "run_id").c_str(), str_of(r, "policy").c_str(),
-                str_of(r, "state").c_str(), usd_of(r["spent_nanos"], 4).c_str(), usd_of(r["hard_nanos"]).c_str(),
-                (unsigned long long)r.value("calls", uint64_t(0)), r.value("in_flight", 0u));
+    std::printf("%-40.40s %-12.12s %-7s %12s %12s %8llu %6u\n", str_of(r, "run_id").c_str(),
+                str_of(r, "policy").c_str(), str_of(r, "state").c_str(), usd_of(r["spent_nanos"], 4).c_str(),
+                usd_of(r["hard_nanos"]).c_str(), (unsigned long long)r.value("calls", uint64_t(0)),
+                r.value("in_flight", 0u));
 }
 
 void print_status(const json& j) {
@@ -131,11 +133,11 @@ void print_run(const json& reply) {
   for (auto& s : r["soft_nanos"]) soft += (soft.empty() ? "" : ", ") + usd_of(s);
   std::printf("  soft        %s\n", soft.empty() ? "-" : soft.c_str());
   const json& t = r["tokens"];
-  std::printf("  calls       %llu, in flight %u; tokens in %llu, cached %llu, cache write %llu, out %llu, reasoning %llu\n",
-              (unsigned long long)r.value("calls", 0ull), r.value("in_flight", 0u),
-              (unsigned long long)t.value("input", 0ull), (unsigned long long)t.value("cached", 0ull),
-              (unsigned long long)t.value("cache_write", 0ull), (unsigned long long)t.value("output", 0ull),
-              (unsigned long long)t.value("reasoning", 0ull));
+  std::printf(
+      "  calls       %llu, in flight %u; tokens in %llu, cached %llu, cache write %llu, out %llu, reasoning %llu\n",
+      (unsigned long long)r.value("calls", 0ull), r.value("in_flight", 0u), (unsigned long long)t.value("input", 0ull),
+      (unsigned long long)t.value("cached", 0ull), (unsigned long long)t.value("cache_write", 0ull),
+      (unsigned long long)t.value("output", 0ull), (unsigned long long)t.value("reasoning", 0ull));
   std::string lim;
   for (auto& [k, v] : r["limits"].items())
     if (v.is_number_unsigned() && v.get<uint64_t>()) lim += (lim.empty() ? "" : ", ") + k + " " + v.dump();
@@ -145,8 +147,9 @@ void print_run(const json& reply) {
   if (!r["pools"].empty()) std::printf("  pools       %s\n", r["pools"].dump().c_str());
   if (!r["ancestors"].empty()) std::printf("  parents     %s\n", r["ancestors"].dump().c_str());
   if (r["last_denial"].is_object())
-    std::printf("  last denial %s%s\n", str_of(r["last_denial"], "reason").c_str(),
-                r["last_denial"]["pool"].is_string() ? (" (pool " + str_of(r["last_denial"], "pool") + ")").c_str() : "");
+    std::printf(
+        "  last denial %s%s\n", str_of(r["last_denial"], "reason").c_str(),
+        r["last_denial"]["pool"].is_string() ? (" (pool " + str_of(r["last_denial"], "pool") + ")").c_str() : "");
   if (r.value("looped", false)) std::printf("  looped      yes (the loop guard denied a call)\n");
   for (auto& h : r["holds"])
     std::printf("  hold        %s %s by pid %llu since %s\n", str_of(h, "state").c_str(),
@@ -155,8 +158,8 @@ void print_run(const json& reply) {
   if (r["forecast"].is_object()) print_forecast(r["forecast"]);
   if (reply.contains("events"))
     for (auto& e : reply["events"])
-      std::printf("  event       %s %s spent %s\n", time_of(e.value("unix_ns", 0ull)).c_str(), str_of(e, "kind").c_str(),
-                  usd_of(e["spent_nanos"], 4).c_str());
+      std::printf("  event       %s %s spent %s\n", time_of(e.value("unix_ns", 0ull)).c_str(),
+                  str_of(e, "kind").c_str(), usd_of(e["spent_nanos"], 4).c_str());
 }
 
 void print_pools(const json& pools) {
@@ -164,12 +167,12 @@ void print_pools(const json& pools) {
   for (auto& p : pools) {
     Nanos spent = p.value("spent_nanos", Nanos(0));
     Nanos hard = p["hard_nanos"].is_number_integer() ? p["hard_nanos"].get<Nanos>() : kNoLimit;
-    std::printf("%-20.20s %-8.8s %12s %12s %12s %-20s %s\n", str_of(p, "name").c_str(), str_of(p, "period").c_str(),
-                usd_of(p["spent_nanos"], 4).c_str(), usd_of(p["hard_nanos"]).c_str(), usd_of(p["held_nanos"], 4).c_str(),
-                p["next_reset_unix_s"].is_number()
-                    ? time_of(p["next_reset_unix_s"].get<uint64_t>() * 1'000'000'000u).c_str()
-                    : "-",
-                bar(spent, hard, 20).c_str());
+    std::printf(
+        "%-20.20s %-8.8s %12s %12s %12s %-20s %s\n", str_of(p, "name").c_str(), str_of(p, "period").c_str(),
+        usd_of(p["spent_nanos"], 4).c_str(), usd_of(p["hard_nanos"]).c_str(), usd_of(p["held_nanos"], 4).c_str(),
+        p["next_reset_unix_s"].is_number() ? time_of(p["next_reset_unix_s"].get<uint64_t>() * 1'000'000'000u).c_str()
+                                           : "-",
+        bar(spent, hard, 20).c_str());
     if (p["forecast"].is_object()) print_forecast(p["forecast"]);
   }
 }
@@ -244,7 +247,8 @@ int run_top(const std::string& ledger_flag, double interval, bool once, size_t l
       else
         b = "no limit";
       const char* color = "";
-      if (tty && r.st.hard != kNoLimit) color = load >= r.st.hard ? "\033[31m" : load * 5 >= r.st.hard * 4 ? "\033[33m" : "";
+      if (tty && r.st.hard != kNoLimit)
+        color = load >= r.st.hard ? "\033[31m" : load * 5 >= r.st.hard * 4 ? "\033[33m" : "";
       std::snprintf(line, sizeof line, "%-32.32s %-10.10s %12s %10s %s%-28s%s %7llu %10.4f\n", r.id.c_str(),
                     r.policy.c_str(), ("$" + format_usd(load, 4)).c_str(),
                     r.st.hard == kNoLimit ? "-" : ("$" + format_usd(r.st.hard, 2)).c_str(), color, b.c_str(),
@@ -288,7 +292,9 @@ ControlCommands::ControlCommands(CLI::App& app, std::string& ledger, bool& json_
   json_flag(pools_);
 
   set_ = app.add_subcommand("set", "change a limit live (admin): set policy|pool|run NAME --hard USD --soft 0.5,0.8");
-  set_->add_option("target", target_, "policy, pool or run")->required()->check(CLI::IsMember({"policy", "pool", "run"}));
+  set_->add_option("target", target_, "policy, pool or run")
+      ->required()
+      ->check(CLI::IsMember({"policy", "pool", "run"}));
   set_->add_option("name", name_, "its name (run: its id)")->required();
   set_->add_option("--hard", hard_, "hard limit in USD, or 'none'");
   set_->add_option("--soft", soft_, "soft thresholds as fractions of the hard limit, e.g. 0.5,0.8 (policy, pool)");
@@ -354,8 +360,10 @@ bool ControlCommands::dispatch(int* rc) {
   json req = {{"cmd", name}};
   if (chosen == runs_) {
     bool closed = runs_->get_option("--closed")->count() > 0;
-    if (!state_.empty()) req["state"] = state_;
-    else if (closed) req["state"] = "all";
+    if (!state_.empty())
+      req["state"] = state_;
+    else if (closed)
+      req["state"] = "all";
     if (!policy_.empty()) req["policy"] = policy_;
     if (!prefix_.empty()) req["prefix"] = prefix_;
     req["sort"] = sort_;
@@ -418,8 +426,7 @@ bool ControlCommands::dispatch(int* rc) {
     if (chosen == status_ || chosen == runs_) {
       std::cerr << "agentbudgetctl: " << err << "; reading the ledger directly\n";
       *rc = chosen == status_ ? show_status(ledger_, json_)
-                              : show_runs(ledger_, json_, req.value("state", "active") != "active",
-                                          runs_limit());
+                              : show_runs(ledger_, json_, req.value("state", "active") != "active", runs_limit());
       return true;
     }
     std::cerr << "agentbudgetctl " << name << ": " << err << "\n";

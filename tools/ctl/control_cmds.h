@@ -25,9 +25,9 @@ class ControlCommands {
   std::string& ledger_;
   bool& json_;
   std::string socket_;
-  CLI::App *status_ = nullptr, *runs_ = nullptr, *run_ = nullptr, *pools_ = nullptr, *set_ = nullptr,
-           *end_ = nullptr, *reset_ = nullptr, *reload_ = nullptr, *watch_ = nullptr, *history_ = nullptr,
-           *suggest_ = nullptr, *top_ = nullptr;
+  CLI::App *status_ = nullptr, *runs_ = nullptr, *run_ = nullptr, *pools_ = nullptr, *set_ = nullptr, *end_ = nullptr,
+           *reset_ = nullptr, *reload_ = nullptr, *watch_ = nullptr, *history_ = nullptr, *suggest_ = nullptr,
+           *top_ = nullptr;
   // Arguments of the subcommands.
   std::string state_, policy_, prefix_, sort_ = "spent", id_, target_, name_, hard_, soft_, reason_, to_, by_;
   std::string run_filter_, pool_filter_, kind_;

@@ -62,9 +62,8 @@ int show_status(const std::string& ledger, bool as_json) {
     std::printf("ledger %s (layout %s), %u run slots: %llu active, %llu closed\n", l->name().c_str(),
                 j["layout"].get<std::string>().c_str(), l->capacity(), (unsigned long long)active,
                 (unsigned long long)closed);
-    std::printf("daemon pid %u, heartbeat %.1f s ago (%s); %u policies, %u priced models\n",
-                h->daemon_pid.load(), age, age < 1.0 ? "alive" : "NOT RUNNING", l->config()->policy_count,
-                l->config()->model_count);
+    std::printf("daemon pid %u, heartbeat %.1f s ago (%s); %u policies, %u priced models\n", h->daemon_pid.load(), age,
+                age < 1.0 ? "alive" : "NOT RUNNING", l->config()->policy_count, l->config()->model_count);
   }
   return 0;
 }
@@ -93,8 +92,11 @@ int show_runs(const std::string& ledger, bool as_json, bool include_closed, size
   if (as_json) {
     json arr = json::array();
     for (auto& r : rows)
-      arr.push_back({{"run_id", r.id}, {"policy", r.policy}, {"state", r.st.state == SlotState::kActive ? "active" : "closed"},
-                     {"spent_nanos", r.st.spent}, {"hard_nanos", r.st.hard == kNoLimit ? json(nullptr) : json(r.st.hard)},
+      arr.push_back({{"run_id", r.id},
+                     {"policy", r.policy},
+                     {"state", r.st.state == SlotState::kActive ? "active" : "closed"},
+                     {"spent_nanos", r.st.spent},
+                     {"hard_nanos", r.st.hard == kNoLimit ? json(nullptr) : json(r.st.hard)},
                      {"calls", r.st.calls}});
     std::cout << arr.dump() << "\n";
     return 0;
@@ -157,9 +159,9 @@ int adjust_run(const std::string& ledger, const std::string& run_id, const std::
     std::cerr << "agentbudgetctl adjust: spent is $" << format_usd(before.spent) << "; it cannot go below zero\n";
     return 2;
   }
-  json rec = {{"time_unix_ns", unix_ns()}, {"kind", "adjustment"}, {"ledger", l->name()}, {"run_id", run_id},
-              {"delta_nanos", delta}, {"spent_before_nanos", before.spent}, {"reason", reason},
-              {"uid", getuid()}, {"pid", getpid()}};
+  json rec = {{"time_unix_ns", unix_ns()}, {"kind", "adjustment"}, {"ledger", l->name()},
+              {"run_id", run_id},          {"delta_nanos", delta}, {"spent_before_nanos", before.spent},
+              {"reason", reason},          {"uid", getuid()},      {"pid", getpid()}};
   std::fprintf(f, "%s\n", rec.dump().c_str());
   bool written = std::fflush(f) == 0 && fsync(fileno(f)) == 0;
   std::fclose(f);
@@ -172,20 +174,29 @@ int adjust_run(const std::string& ledger, const std::string& run_id, const std::
   if (s != Status::kOk) {
     // Say in the log that the recorded adjustment did not happen.
     if (std::FILE* g = std::fopen(path.c_str(), "a")) {
-      std::fprintf(g, "%s\n", json{{"time_unix_ns", unix_ns()}, {"kind", "adjustment_failed"}, {"run_id", run_id},
-                                    {"error", status_name(s)}}.dump().c_str());
+      std::fprintf(
+          g, "%s\n",
+          json{
+              {"time_unix_ns", unix_ns()}, {"kind", "adjustment_failed"}, {"run_id", run_id}, {"error", status_name(s)}}
+              .dump()
+              .c_str());
       std::fclose(g);
     }
     std::cerr << "agentbudgetctl adjust: " << status_message(s) << "\n";
     return 3;
   }
   if (as_json) {
-    std::cout << json{{"run_id", run_id}, {"delta_nanos", delta}, {"spent_before_nanos", adj.spent_before},
-                      {"spent_after_nanos", adj.spent_after}, {"audit_log", path}}.dump() << "\n";
+    std::cout << json{{"run_id", run_id},
+                      {"delta_nanos", delta},
+                      {"spent_before_nanos", adj.spent_before},
+                      {"spent_after_nanos", adj.spent_after},
+                      {"audit_log", path}}
+                     .dump()
+              << "\n";
   } else {
     std::cout << "adjusted " << run_id << " by " << (delta < 0 ? "-$" : "+$") << format_usd(delta < 0 ? -delta : delta)
-              << ": spent $" << format_usd(adj.spent_before)
-              << " -> $" << format_usd(adj.spent_after) << " (audit: " << path << ")\n";
+              << ": spent $" << format_usd(adj.spent_before) << " -> $" << format_usd(adj.spent_after)
+              << " (audit: " << path << ")\n";
   }
   return 0;
 }

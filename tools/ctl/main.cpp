@@ -5,9 +5,9 @@
 #include "control_cmds.h"
 #include "inspect.h"
 #include "labels.h"
-#include "run_id.h"
 #include "money.h"
 #include "replay.h"
+#include "run_id.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"agentbudgetctl: inspect agentbudget ledgers and replay agent traces"};
@@ -15,7 +15,8 @@ int main(int argc, char** argv) {
   std::string ledger;
   bool as_json = false;
   app.add_option("--ledger", ledger, "ledger name (default: $AGENTBUDGET_LEDGER or agentbudget)")
-      ->check(CLI::Validator([](std::string& v) { return v.empty() ? std::string("must not be empty") : std::string(); }, "NAME"));
+      ->check(CLI::Validator(
+          [](std::string& v) { return v.empty() ? std::string("must not be empty") : std::string(); }, "NAME"));
   app.add_flag("--json", as_json, "machine-readable output");
 
   auto* status = app.add_subcommand("status", "daemon and ledger health");
@@ -60,8 +61,9 @@ int main(int argc, char** argv) {
   if (*runs) return ab::show_runs(ledger, as_json, closed, limit);
   if (*replay) {
     auto parse = [&](const std::string& text, const char* what, ab::Nanos* out) {
-      if (text.empty()) return !replay->get_option(std::string("--") + what)->count() ||
-                               (std::cerr << "replay: --" << what << " is empty\n", false);
+      if (text.empty())
+        return !replay->get_option(std::string("--") + what)->count() ||
+               (std::cerr << "replay: --" << what << " is empty\n", false);
       auto v = ab::parse_usd(text);
       if (!v) {
         std::cerr << "replay: --" << what << " '" << text << "' is not a non-negative USD amount\n";

@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <map>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -24,14 +24,14 @@ struct RunResult {
   size_t index = 0;
   std::string ledger_id;
   uint64_t calls_made = 0;
-  Nanos charged = 0;          // sum of what each charge recorded
-  Nanos spent = 0;            // the ledger's counter at the end
+  Nanos charged = 0;              // sum of what each charge recorded
+  Nanos spent = 0;                // the ledger's counter at the end
   Nanos charged_on_recorded = 0;  // charged for calls that carry a recorded cost
-  int stopped_at = 0;         // 1-based call that was refused; 0 = completed
+  int stopped_at = 0;             // 1-based call that was refused; 0 = completed
   std::string stop_reason;
-  Nanos avoided = 0;          // price of the calls not made
+  Nanos avoided = 0;  // price of the calls not made
   int unpriced_calls = 0;
-  Nanos overshoot = 0;        // the ledger's spent past the budget, at the end
+  Nanos overshoot = 0;  // the ledger's spent past the budget, at the end
   std::string error;
 };
 
@@ -136,9 +136,17 @@ RunResult replay_run(ab_ledger* l, const TraceRun& run, size_t index, const Repl
 }
 
 json to_json(const RunResult& r) {
-  return {{"i", r.index}, {"id", r.ledger_id}, {"calls", r.calls_made}, {"charged", r.charged},
-          {"spent", r.spent}, {"charged_on_recorded", r.charged_on_recorded}, {"stopped_at", r.stopped_at},
-          {"reason", r.stop_reason}, {"avoided", r.avoided}, {"unpriced", r.unpriced_calls}, {"overshoot", r.overshoot},
+  return {{"i", r.index},
+          {"id", r.ledger_id},
+          {"calls", r.calls_made},
+          {"charged", r.charged},
+          {"spent", r.spent},
+          {"charged_on_recorded", r.charged_on_recorded},
+          {"stopped_at", r.stopped_at},
+          {"reason", r.stop_reason},
+          {"avoided", r.avoided},
+          {"unpriced", r.unpriced_calls},
+          {"overshoot", r.overshoot},
           {"error", r.error}};
 }
 
@@ -168,7 +176,8 @@ int worker(const std::vector<TraceRun>& runs, int w, int n, const ReplayOptions&
     return 3;
   }
   std::ofstream out(out_path);
-  for (size_t i = size_t(w); i < runs.size(); i += size_t(n)) out << to_json(replay_run(l, runs[i], i, o)).dump() << "\n";
+  for (size_t i = size_t(w); i < runs.size(); i += size_t(n))
+    out << to_json(replay_run(l, runs[i], i, o)).dump() << "\n";
   ab_ledger_close(l);
   return out.good() ? 0 : 4;
 }
@@ -257,7 +266,8 @@ int run_replay(const ReplayOptions& opt) {
       line << t.run_id.substr(0, 60) << "  [" << t.source << "]  recorded "
            << (t.recorded_total ? usd(*t.recorded_total) : std::string("n/a")) << "  charged " << usd(r.charged)
            << "  calls " << r.calls_made << "/" << t.calls.size();
-      if (r.stopped_at) line << "  STOPPED at call " << r.stopped_at << " (" << r.stop_reason << "), avoided " << usd(r.avoided);
+      if (r.stopped_at)
+        line << "  STOPPED at call " << r.stopped_at << " (" << r.stop_reason << "), avoided " << usd(r.avoided);
       if (r.unpriced_calls) line << "  unpriced calls " << r.unpriced_calls;
       if (!r.error.empty()) line << "  ERROR " << r.error;
       std::cout << line.str() << "\n";
@@ -289,17 +299,19 @@ int run_replay(const ReplayOptions& opt) {
   if (o.json) {
     std::cout << summary.dump() << "\n";
   } else {
-    std::cout << "\n" << runs.size() << " runs, " << calls << " of " << total_calls << " calls made, "
-              << o.workers << " worker processes\n"
-              << "  recorded by the agents: " << usd(recorded) << " (per-call recorded: " << usd(recorded_calls) << ")\n"
+    std::cout << "\n"
+              << runs.size() << " runs, " << calls << " of " << total_calls << " calls made, " << o.workers
+              << " worker processes\n"
+              << "  recorded by the agents: " << usd(recorded) << " (per-call recorded: " << usd(recorded_calls)
+              << ")\n"
               << "  charged by agentbudget: " << usd(charged);
     if (stopped == 0)  // with every call made, the two must agree call for call
       std::cout << " (on the calls that carry a recorded cost: " << usd(charged_on_recorded) << ", difference "
                 << format_usd(charged_on_recorded - recorded_calls, 9) << " USD)";
     std::cout << "\n";
     if (stopped) {
-      std::cout << "  " << (o.reserve ? "reserve" : "charge") << " mode: " << stopped << (stopped == 1 ? " run" : " runs")
-                << " stopped (";
+      std::cout << "  " << (o.reserve ? "reserve" : "charge") << " mode: " << stopped
+                << (stopped == 1 ? " run" : " runs") << " stopped (";
       const char* sep = "";
       for (auto& [why, n] : stopped_by) std::cout << sep << why << " " << n, sep = ", ";
       std::cout << "), " << usd(avoided) << " avoided\n";
@@ -307,7 +319,8 @@ int run_replay(const ReplayOptions& opt) {
     if (o.budget >= 0)
       std::cout << "  budget " << usd(o.budget) << " per run: max overshoot " << usd(overshoot) << "\n";
     if (unpriced)
-      std::cout << "  " << unpriced << (unpriced == 1 ? " call" : " calls") << " priced at the fallback rate (unknown model)\n";
+      std::cout << "  " << unpriced << (unpriced == 1 ? " call" : " calls")
+                << " priced at the fallback rate (unknown model)\n";
     if (mismatched || errors || failed_workers)
       std::cout << "  PROBLEMS: " << mismatched << " ledger mismatches, " << errors + failed_workers << " errors\n";
   }

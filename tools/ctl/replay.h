@@ -16,8 +16,8 @@ struct ReplayOptions {
   bool json = false;
   bool quiet = false;  // no per-run lines
   std::string labels;
-  std::string prefix;  // run id prefix; default "replay-<pid>"
-  bool reserve = false;  // --mode reserve: reserve the worst case, then commit
+  std::string prefix;              // run id prefix; default "replay-<pid>"
+  bool reserve = false;            // --mode reserve: reserve the worst case, then commit
   uint32_t loop_limit = 0;         // 0: the policy's
   uint64_t max_output_tokens = 0;  // reserve mode's max_tokens; 0: the model's maximum
 };
