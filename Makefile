@@ -1,11 +1,12 @@
 # The two commands of the README:
 #   make demo   set up, build, start agentbudgetd on its built-in defaults and
 #               replay the bundled real agent traces through the ledger
-#   make test   set up, build, run every test (plain, ASan+UBSan and TSan builds)
+#   make test   set up, build, run every test (plain build, static analysis,
+#               ASan+UBSan build with crash points, TSan build, fuzz build)
 JOBS ?= $(shell nproc)
 BUILD_TYPE ?= RelWithDebInfo
 
-.PHONY: all setup build build-asan build-tsan build-fuzz demo test test-plain test-asan test-tsan test-fuzz bench clean
+.PHONY: all setup build build-asan build-tsan build-fuzz demo test test-plain test-static test-asan test-tsan test-fuzz bench clean
 
 all: build
 
@@ -48,8 +49,12 @@ test-tsan: build-tsan
 test-fuzz: build-fuzz
 	cd build-fuzz && ctest --output-on-failure -j $(JOBS)
 
+# clang-format, cppcheck and clang-tidy on the sources (see the script).
+test-static: build
+	scripts/static_analysis.sh build
+
 # Every stage must pass before this runs, so all the tests counted passed.
-test: test-plain test-asan test-tsan test-fuzz
+test: test-plain test-static test-asan test-tsan test-fuzz
 	@plain=$$(cd build && ctest -N | sed -n 's/^Total Tests: //p'); \
 	 asan=$$(cd build-asan && ctest -N | sed -n 's/^Total Tests: //p'); \
 	 tsan=$$(cd build-tsan && ctest -N -R "^Threads\\." | sed -n 's/^Total Tests: //p'); \

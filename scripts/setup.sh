@@ -5,7 +5,7 @@ set -eu
 PACKAGES="cmake g++ make pkg-config libboost-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
 libtomlplusplus-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libhowardhinnant-date-dev tzdata
 libsqlite3-dev libcpp-httplib-dev libsystemd-dev libcereal-dev libhiredis-dev sqlite3 python3 golang-go cargo rustc
-clang libclang-rt-14-dev"
+clang libclang-rt-14-dev clang-format clang-tidy cppcheck"
 # The installation tests: .deb dependencies (dpkg-shlibdeps), man -l, and the
 # maintainer scripts run into a throwaway root (systemd-sysusers, deb-systemd-helper).
 PACKAGES="$PACKAGES dpkg-dev man-db systemd init-system-helpers"
