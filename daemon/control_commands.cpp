@@ -45,6 +45,7 @@
 #include "pool_period.h"
 #include "run_limits.h"
 #include "run_ops.h"
+#include "run_thresholds.h"
 
 using nlohmann::json;
 
@@ -193,26 +194,6 @@ json run_row(const Ledger& l, const RunSlot& s, const RunStatus& st) {
           {"in_flight", st.in_flight},
           {"begun_unix_ns", st.begun_unix_ns},
           {"last_charge_unix_ns", st.last_charge_unix_ns}};
-}
-
-// After a run's hard limit or its policy changed: its soft thresholds
-// follow the new effective hard limit, and a line it is already past is
-// marked now (no charge will cross it any more). Mirrors what reload does
-// for every run (daemon/reload.cpp).
-void refresh_thresholds(const Ledger& l, RunSlot& s) {
-  if (word_state(s.word.load(std::memory_order_acquire)) != SlotState::kActive) return;
-  Nanos hard = effective_hard(l, s);
-  Nanos extra = s.client_soft.load(std::memory_order_relaxed);
-  write_soft_thresholds(s, l.policy_of(s), hard, extra == kNoLimit ? -1 : extra);
-  Nanos load = run_load(s);
-  uint32_t crossed = 0;
-  for (int k = 0; k < kMaxSoftThresholds; ++k) {
-    Nanos thr = s.soft_nanos[k].load(std::memory_order_relaxed);
-    if (thr != kNoLimit && load >= thr) crossed |= soft_event_bit(k);
-  }
-  if (hard != kNoLimit && load >= hard) crossed |= kEventHard;
-  uint32_t pending = s.pending_events.load(std::memory_order_relaxed);
-  if (crossed & ~pending) mark_event(l, s, crossed & ~pending);
 }
 
 // Appends one audit record and makes it durable; false with *err if not.

@@ -6,6 +6,7 @@
 #include "ledger_owner.h"
 #include "price_table.h"
 #include "run_ops.h"
+#include "run_thresholds.h"
 
 namespace ab {
 
@@ -13,26 +14,9 @@ namespace {
 
 constexpr const char* kBuiltIn = "<built-in default>";
 
-// After a policy changed, each active run's soft thresholds follow its new
-// fractions and effective hard limit. A line the run is already past is
-// marked here (no charge will cross it any more), once, as clients would.
+// After a policy changed, every active run's thresholds follow it.
 void refresh_run_thresholds(Ledger& l) {
-  for (uint32_t i = 0; i < l.capacity(); ++i) {
-    RunSlot& s = l.slots()[i];
-    if (word_state(s.word.load(std::memory_order_acquire)) != SlotState::kActive) continue;
-    Nanos hard = effective_hard(l, s);
-    Nanos extra = s.client_soft.load(std::memory_order_relaxed);
-    write_soft_thresholds(s, l.policy_of(s), hard, extra == kNoLimit ? -1 : extra);
-    Nanos load = run_load(s);
-    uint32_t crossed = 0;
-    for (int k = 0; k < kMaxSoftThresholds; ++k) {
-      Nanos thr = s.soft_nanos[k].load(std::memory_order_relaxed);
-      if (thr != kNoLimit && load >= thr) crossed |= soft_event_bit(k);
-    }
-    if (hard != kNoLimit && load >= hard) crossed |= kEventHard;
-    uint32_t pending = s.pending_events.load(std::memory_order_relaxed);
-    if (crossed & ~pending) mark_event(l, s, crossed & ~pending);
-  }
+  for (uint32_t i = 0; i < l.capacity(); ++i) refresh_thresholds(l, l.slots()[i]);
 }
 
 std::string join(const std::vector<std::string>& lines) {
