@@ -49,13 +49,13 @@ struct Reporter {
 bool read_usd(const toml::node& n, Nanos* out) {
   if (auto s = n.value<std::string>()) {
     auto v = parse_usd(*s);
-    if (!v) return false;
+    if (!v || *v > kMaxLimitNanos) return false;
     *out = *v;
     return true;
   }
   if (n.is_integer()) {
     int64_t i = *n.value<int64_t>();
-    if (i < 0 || i > INT64_MAX / kNanosPerUsd) return false;
+    if (i < 0 || i > kMaxLimitNanos / kNanosPerUsd) return false;
     *out = i * kNanosPerUsd;
     return true;
   }
@@ -64,7 +64,7 @@ bool read_usd(const toml::node& n, Nanos* out) {
     o.precision(15);
     o << *n.value<double>();
     auto v = parse_usd(o.str(), true);
-    if (!v) return false;
+    if (!v || *v > kMaxLimitNanos) return false;
     *out = *v;
     return true;
   }
@@ -280,7 +280,8 @@ void read_policy(const toml::table& t, Reporter& r, PolicyConfig* p, const std::
       else
         p->name = *s;
     } else if (k == "hard") {
-      if (!read_usd(v, &p->hard)) r.at(&v, key, "must be a non-negative USD amount such as \"2.50\"");
+      if (!read_usd(v, &p->hard))
+        r.at(&v, key, "must be a USD amount from 0 to 1000000000 with at most 9 decimals, such as \"2.50\"");
     } else if (k == "soft") {
       // Three at most: the fourth slot is the caller's own soft threshold.
       read_fractions(v, r, key, kMaxSoftThresholds - 1, &p->soft_permille);
@@ -376,7 +377,8 @@ void read_pool(const toml::table& t, Reporter& r, PoolConfig* p, const std::stri
       else
         p->name = *s;
     } else if (k == "hard") {
-      if (!read_usd(v, &p->hard)) r.at(&v, key, "must be a non-negative USD amount such as \"100.00\"");
+      if (!read_usd(v, &p->hard))
+        r.at(&v, key, "must be a USD amount from 0 to 1000000000 with at most 9 decimals, such as \"100.00\"");
     } else if (k == "soft") {
       read_fractions(v, r, key, kMaxSoftThresholds, &p->soft_permille);
     } else if (k == "period") {

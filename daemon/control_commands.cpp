@@ -36,6 +36,7 @@
 #include <nlohmann/json.hpp>
 
 #include "adjust.h"
+#include "audit_log.h"
 #include "clock.h"
 #include "control_server.h"
 #include "daemon.h"
@@ -122,15 +123,16 @@ struct Args {
     return fail("\"" + std::string(k) + "\" must be one of " + list);
   }
   // A USD amount as a decimal string; `signed_ok` allows a leading '-'.
-  bool usd(const char* k, bool signed_ok, Nanos* out) {
+  // `max`: adjustments move at most kMaxAmountNanos; limits go up to kMaxLimitNanos.
+  bool usd(const char* k, bool signed_ok, Nanos* out, Nanos max = kMaxAmountNanos) {
     if (!has(k)) return true;
     std::string v;
     if (req[k].is_string()) v = req[k].get<std::string>();  // a float would not be exact: strings only
     bool neg = signed_ok && !v.empty() && v[0] == '-';
     auto n = parse_usd(neg ? std::string_view(v).substr(1) : std::string_view(v));
-    if (!n || *n > kMaxAmountNanos || v.size() > 64)
-      return fail("\"" + std::string(k) + "\" must be a " + (signed_ok ? "signed " : "") +
-                  "USD amount string up to 1000000, e.g. \"2.50\"");
+    if (!n || *n > max || v.size() > 64)
+      return fail("\"" + std::string(k) + "\" must be a " + (signed_ok ? "signed " : "") + "USD amount string up to " +
+                  format_usd(max, 0) + ", e.g. \"2.50\"");
     *out = neg ? -*n : *n;
     return true;
   }
@@ -194,22 +196,6 @@ json run_row(const Ledger& l, const RunSlot& s, const RunStatus& st) {
           {"in_flight", st.in_flight},
           {"begun_unix_ns", st.begun_unix_ns},
           {"last_charge_unix_ns", st.last_charge_unix_ns}};
-}
-
-// Appends one audit record and makes it durable; false with *err if not.
-bool append_audit(const std::string& path, const json& rec, std::string* err) {
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  std::FILE* f = std::fopen(path.c_str(), "a");
-  if (!f) {
-    *err = "cannot append to the audit log " + path + ": " + std::strerror(errno);
-    return false;
-  }
-  std::fprintf(f, "%s\n", rec.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
-  bool ok = std::fflush(f) == 0 && fsync(fileno(f)) == 0;
-  ok = std::fclose(f) == 0 && ok;
-  if (!ok) *err = "cannot write the audit log " + path;
-  return ok;
 }
 
 // A forecast for `run ID` and `pools`; null until there is a rate.
@@ -473,7 +459,7 @@ json ControlServer::cmd_set(const json& req) {
   if (a.has("hard")) {
     if (req["hard"].is_string() && req["hard"].get<std::string>() == "none")
       hard_none = true;
-    else if (!a.usd("hard", false, &hard))
+    else if (!a.usd("hard", false, &hard, kMaxLimitNanos))
       return error_reply(a.err + " or \"none\"");
   }
   std::vector<uint32_t> soft;

@@ -10,6 +10,9 @@ namespace ab {
 
 using Nanos = int64_t;  // nano-USD
 inline constexpr Nanos kNanosPerUsd = 1'000'000'000;
+// The largest limit an operator may set ($1,000,000,000): far below the
+// overflow of a counter, and never equal to kNoLimit (INT64_MAX).
+inline constexpr Nanos kMaxLimitNanos = 1'000'000'000 * kNanosPerUsd;
 inline constexpr Nanos kNoLimit = INT64_MAX;  // "no hard limit"
 
 // Parses a non-negative decimal USD amount ("0.80", "1e-3", "12", "$2.50")

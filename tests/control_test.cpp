@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -407,6 +408,9 @@ TEST(Control, BadInputIsRefusedAndChangesNothing) {
       std::string::npos);
   EXPECT_NE(err("{\"cmd\":\"set\",\"target\":\"policy\",\"name\":\"default\",\"hard\":\"-1\"}\n").find("USD amount"),
             std::string::npos);
+  EXPECT_NE(err("{\"cmd\":\"set\",\"target\":\"policy\",\"name\":\"default\",\"hard\":\"1000000000.01\"}\n")
+                .find("USD amount string up to 1000000000"),
+            std::string::npos);
   EXPECT_EQ(err("{\"cmd\":\"set\",\"target\":\"policy\",\"name\":\"default\"}\n"),
             "set: give \"hard\" and/or \"soft\"");
   EXPECT_EQ(err("{\"cmd\":\"set\",\"target\":\"policy\",\"name\":\"default\",\"soft\":[0.5,1.5]}\n"),
@@ -558,4 +562,29 @@ TEST(Control, CtlEndToEnd) {
       << out;
   EXPECT_EQ(abtest::run_command(none + "status", &out), 0) << out;
   EXPECT_NE(out.find("reading the ledger directly"), std::string::npos) << out;
+}
+
+// `adjust` (straight on the ledger) and `reset` (through the daemon) keep one
+// audit log by default: the state folder's audit.jsonl, mode 0640.
+TEST(Control, AdjustWritesTheAuditLogInTheStateFolder) {
+  Fixture f;
+  std::string dir = abtest::make_temp_dir();
+  std::string out;
+  ASSERT_EQ(abtest::run_command("env -u AGENTBUDGET_AUDIT_LOG STATE_DIRECTORY=" + dir + " " + kCtl + " --ledger " +
+                                    f.t.name() + " --json adjust r-alpha -0.50 --reason 'double charge'",
+                                &out),
+            0)
+      << out;
+  EXPECT_EQ(json::parse(out)["audit_log"], dir + "/audit.jsonl");
+  struct stat st {};
+  ASSERT_EQ(stat((dir + "/audit.jsonl").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  std::ifstream in(dir + "/audit.jsonl");
+  std::string line;
+  std::getline(in, line);
+  json rec = json::parse(line);
+  EXPECT_EQ(rec["run_id"], "r-alpha");
+  EXPECT_EQ(rec["delta_nanos"], -500'000'000);
+  EXPECT_EQ(rec["reason"], "double charge");
+  std::filesystem::remove_all(dir);
 }

@@ -139,6 +139,13 @@ TEST(Config, EveryErrorNamesFileLineAndKey) {
       {"\n\nrun_capacity = 1000\n", "t.toml:3: run_capacity:"},
       {"[[policy]]\nname = \"p\"\nhard = \"-1\"\n", "t.toml:3: policy[0].hard:"},
       {"[[policy]]\nname = \"p\"\nhard = \"abc\"\n", "t.toml:3: policy[0].hard:"},
+      // INT64_MAX nanos is the "no limit" sentinel: a limit that large must not become "unlimited".
+      {"[[policy]]\nname = \"p\"\nhard = \"9223372036.854775807\"\n",
+       "t.toml:3: policy[0].hard: must be a USD amount from 0 to 1000000000"},
+      {"[[policy]]\nname = \"p\"\nhard = 1000000001\n",
+       "t.toml:3: policy[0].hard: must be a USD amount from 0 to 1000000000"},
+      {"[[pool]]\nname = \"p\"\nhard = \"2.5000000001\"\n",
+       "t.toml:3: pool[0].hard: must be a USD amount from 0 to 1000000000 with at most 9 decimals"},
       {"[[policy]]\nname = \"p\"\nsoft = [1.5]\n", "t.toml:3: policy[0].soft:"},
       {"[[policy]]\nname = \"p\"\nunknown_model = \"free\"\n", "t.toml:3: policy[0].unknown_model:"},
       {"[[policy]]\nname = \"p\"\n[[policy]]\nname = \"p\"\n", "policy[1].name: duplicate"},

@@ -13,6 +13,7 @@
 #include <filesystem>
 
 #include "adjust.h"
+#include "audit_log.h"
 #include "clock.h"
 #include "ledger.h"
 #include "run_ops.h"
@@ -129,11 +130,7 @@ int adjust_run(const std::string& ledger, const std::string& run_id, const std::
     std::cerr << "agentbudgetctl adjust: --reason must not be empty\n";
     return 2;
   }
-  std::string path = audit_log;
-  if (path.empty()) {
-    const char* env = std::getenv("AGENTBUDGET_AUDIT_LOG");
-    path = env && *env ? env : "/var/lib/agentbudget/audit.jsonl";
-  }
+  const std::string path = audit_log.empty() ? default_audit_log_path() : audit_log;
   auto l = open_or_report(ledger, true);
   if (!l) return 3;
   RunRef ref;
@@ -142,46 +139,31 @@ int adjust_run(const std::string& ledger, const std::string& run_id, const std::
     std::cerr << "agentbudgetctl adjust: " << status_message(s) << " ('" << run_id << "')\n";
     return 3;
   }
-  // The audit record is written before the ledger changes: an adjustment
-  // that is not in the log never happens.
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  std::FILE* f = std::fopen(path.c_str(), "a");
-  if (!f) {
-    std::cerr << "agentbudgetctl adjust: cannot append to " << path << ": " << std::strerror(errno) << "\n";
-    return 3;
-  }
   Nanos delta = negative ? -*magnitude : *magnitude;
   RunStatus before;
   status_of_slot(*l, *ref.slot, &before);
   if (before.spent + delta < 0) {
-    std::fclose(f);
     std::cerr << "agentbudgetctl adjust: spent is $" << format_usd(before.spent) << "; it cannot go below zero\n";
     return 2;
   }
+  // The audit record is written before the ledger changes: an adjustment
+  // that is not in the log never happens.
   json rec = {{"time_unix_ns", unix_ns()}, {"kind", "adjustment"}, {"ledger", l->name()},
               {"run_id", run_id},          {"delta_nanos", delta}, {"spent_before_nanos", before.spent},
               {"reason", reason},          {"uid", getuid()},      {"pid", getpid()}};
-  std::fprintf(f, "%s\n", rec.dump().c_str());
-  bool written = std::fflush(f) == 0 && fsync(fileno(f)) == 0;
-  std::fclose(f);
-  if (!written) {
-    std::cerr << "agentbudgetctl adjust: cannot write " << path << "\n";
+  std::string err;
+  if (!append_audit(path, rec, &err)) {
+    std::cerr << "agentbudgetctl adjust: " << err << "; nothing changed\n";
     return 3;
   }
   Adjustment adj;
   s = adjust_spent(*l, ref, delta, &adj);
   if (s != Status::kOk) {
     // Say in the log that the recorded adjustment did not happen.
-    if (std::FILE* g = std::fopen(path.c_str(), "a")) {
-      std::fprintf(
-          g, "%s\n",
-          json{
-              {"time_unix_ns", unix_ns()}, {"kind", "adjustment_failed"}, {"run_id", run_id}, {"error", status_name(s)}}
-              .dump()
-              .c_str());
-      std::fclose(g);
-    }
+    append_audit(
+        path,
+        {{"time_unix_ns", unix_ns()}, {"kind", "adjustment_failed"}, {"run_id", run_id}, {"error", status_name(s)}},
+        &err);
     std::cerr << "agentbudgetctl adjust: " << status_message(s) << "\n";
     return 3;
   }

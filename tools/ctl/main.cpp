@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   adjust->add_option("amount", adj_amount, "USD to add, e.g. -76.16")->required()->allow_extra_args(false);
   adjust->add_option("--reason", adj_reason, "why (kept in the audit log)")->required();
   adjust->add_option("--audit-log", audit_log,
-                     "audit log (default: $AGENTBUDGET_AUDIT_LOG or /var/lib/agentbudget/audit.jsonl)");
+                     "audit log (default: $AGENTBUDGET_AUDIT_LOG, else the daemon's state folder/audit.jsonl)");
 
   auto* replay = app.add_subcommand("replay", "replay recorded agent runs through the live ledger");
   ab::ReplayOptions ro;
