@@ -53,15 +53,7 @@ bool killed_at(const char* point, const std::function<void()>& fn) {
 
 ab::DaemonConfig pooled_config() {
   ab::DaemonConfig c = ab::builtin_default_config();
-  ab::PoolConfig team;
-  team.name = "team";
-  team.hard = usd("10.00");
-  c.pools.push_back(team);
-  ab::PolicyConfig p;
-  p.name = "pooled";
-  p.matches = {{"team", "t"}};
-  p.pools = {"team"};
-  c.policies.push_back(p);
+  add_team_pool(&c, "10.00", "t");
   return c;
 }
 

@@ -171,17 +171,7 @@ TEST(Forecast, MaxDurationIsTheHorizon) {
 
 ab::DaemonConfig pool_config(const char* period, uint64_t rolling_s) {
   ab::DaemonConfig c = forecast_config(5, 600);
-  ab::PoolConfig pool;
-  pool.name = "team";
-  pool.hard = usd("5");
-  pool.period = period;
-  pool.rolling_s = rolling_s;
-  c.pools.push_back(pool);
-  ab::PolicyConfig p;
-  p.name = "pooled";
-  p.matches = {{"team", "search"}};
-  p.pools = {"team"};
-  c.policies.push_back(p);
+  add_team_pool(&c, "5", "search", period, rolling_s);
   return c;
 }
 

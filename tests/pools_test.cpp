@@ -28,18 +28,7 @@ namespace {
 
 ab::DaemonConfig team_config(const char* pool_hard, const char* period = "none", uint64_t rolling_s = 0) {
   ab::DaemonConfig c = ab::builtin_default_config();
-  ab::PoolConfig team;
-  team.name = "team";
-  team.hard = usd(pool_hard);
-  team.soft_permille = {500};
-  team.period = period;
-  team.rolling_s = rolling_s;
-  c.pools.push_back(team);
-  ab::PolicyConfig p;
-  p.name = "team-policy";
-  p.matches = {{"team", "support"}};
-  p.pools = {"team"};
-  c.policies.push_back(p);
+  add_team_pool(&c, pool_hard, "support", period, rolling_s).soft_permille = {500};
   return c;
 }
 

@@ -89,6 +89,22 @@ void wait_until_started(const std::atomic<int>& started, int n, const std::vecto
   }
 }
 
+ab::PoolConfig& add_team_pool(ab::DaemonConfig* c, const char* hard, const char* team, const char* period,
+                              uint64_t rolling_s) {
+  ab::PoolConfig pool;
+  pool.name = "team";
+  pool.hard = usd(hard);
+  pool.period = period;
+  pool.rolling_s = rolling_s;
+  c->pools.push_back(pool);
+  ab::PolicyConfig p;
+  p.name = "pooled";
+  p.matches = {{"team", team}};
+  p.pools = {"team"};
+  c->policies.push_back(p);
+  return c->pools.back();
+}
+
 std::string make_temp_dir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "abtest-XXXXXX").string();
   if (!mkdtemp(tmpl.data())) std::abort();

@@ -43,6 +43,12 @@ class TestLedger {
   std::unique_ptr<ab::Daemon> daemon_;
 };
 
+// Adds to `c` a pool named "team" with hard limit `hard` (USD text) and
+// the given period, and a policy named "pooled" whose runs, begun with the
+// label team=`team`, belong to it. Returns the pool, for further settings.
+ab::PoolConfig& add_team_pool(ab::DaemonConfig* c, const char* hard, const char* team, const char* period = "none",
+                              uint64_t rolling_s = 0);
+
 // A new empty folder under $TMPDIR; the caller removes it.
 std::string make_temp_dir();
 
